@@ -1,0 +1,5 @@
+"""Solvers: one algorithm per module, each a plain function returning a result object."""
+
+from .linrfm import kernel_power, lin_rfm_complete
+
+__all__ = ["lin_rfm_complete", "kernel_power"]
