@@ -1,0 +1,134 @@
+"""Thin scikit-learn-style classes over the solver functions."""
+
+from __future__ import annotations
+
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from .problems import as_completion_problem
+from .solvers.linrfm import lin_rfm_complete
+
+__all__ = ["LinRFMCompleter"]
+
+
+class LinRFMCompleter(BaseEstimator):
+    """Matrix completion with lin-RFM, scikit-learn style.
+
+    A thin wrapper over :func:`linrfm.lin_rfm_complete`; every parameter is passed
+    through unchanged (see that function for their meaning). Defaults target exact,
+    noiseless recovery; set ``replace=False`` for noisy data.
+
+    Parameters
+    ----------
+    alpha : float, default=0.5
+    variant : {'auto', 'one-sided', 'two-sided'}, default='auto'
+    lam : float, default=1e-2
+    lam_rule : {'change', 'fixed', 'holdout'}, default='change'
+    lam_min : float, default=1e-12
+    replace : bool, default=True
+    tol : float, default=1e-6
+    max_iter : int, default=1000
+    val_fraction : float, default=0.1
+    patience : int, default=10
+    memory_limit : float, default=2**31
+    progress : bool, default=False
+    random_state : None or int, default=None
+
+    Attributes
+    ----------
+    result_ : KernelResult
+        The solver's result.
+    n_iter_ : int
+        Iterations performed.
+    converged_ : bool
+        Whether ``tol`` was met.
+    shape_ : tuple of int
+        Shape of the fitted matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from linrfm import LinRFMCompleter, make_completion
+    >>> planted = make_completion(60, 50, 2, 900, min_per_line=3, random_state=0)
+    >>> model = LinRFMCompleter().fit(planted.problem.to_sparse())
+    >>> rows, cols = planted.unobserved()
+    >>> err = np.linalg.norm(model.predict(rows, cols) - planted.truth(rows, cols))
+    >>> bool(err / np.linalg.norm(planted.truth(rows, cols)) < 1e-3)
+    True
+    """
+
+    def __init__(
+        self,
+        alpha=0.5,
+        variant="auto",
+        lam=1e-2,
+        lam_rule="change",
+        lam_min=1e-12,
+        replace=True,
+        tol=1e-6,
+        max_iter=1000,
+        val_fraction=0.1,
+        patience=10,
+        memory_limit=2**31,
+        progress=False,
+        random_state=None,
+    ):
+        self.alpha = alpha
+        self.variant = variant
+        self.lam = lam
+        self.lam_rule = lam_rule
+        self.lam_min = lam_min
+        self.replace = replace
+        self.tol = tol
+        self.max_iter = max_iter
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.memory_limit = memory_limit
+        self.progress = progress
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Fit to the observed entries of ``X``.
+
+        Parameters
+        ----------
+        X : ndarray with NaN for missing, scipy.sparse matrix (stored entries observed),
+            or MatrixCompletion
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        prob = as_completion_problem(X)
+        self.result_ = lin_rfm_complete(prob, **self.get_params())
+        self.n_iter_ = self.result_.n_iter
+        self.converged_ = self.result_.converged
+        self.shape_ = prob.shape
+        return self
+
+    def predict(self, rows, cols):
+        """Predicted values at the index arrays ``rows`` and ``cols``.
+
+        Returns
+        -------
+        ndarray of shape (len(rows),)
+        """
+        check_is_fitted(self, "result_")
+        return self.result_.predict(rows, cols)
+
+    def transform(self, X=None):
+        """The completed dense matrix of the fitted data (``X`` is ignored)."""
+        check_is_fitted(self, "result_")
+        return self.result_.to_dense()
+
+    def fit_transform(self, X, y=None):
+        """Fit, then return the completed dense matrix."""
+        return self.fit(X).transform()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
+        return tags
