@@ -1,0 +1,85 @@
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from linrfm import make_completion
+from linrfm.solvers.softimpute import lambda_max, soft_impute
+
+
+def _residual(P, Z):
+    p = P.problem
+    M = np.zeros(P.shape)
+    M[p.rows, p.cols] = p.values - Z[p.rows, p.cols]
+    return M
+
+
+def test_recovers_easy_planted_problem(seed):
+    # rho ~ 8: the end of the path (1e-4 lambda_max) leaves a bias well under 1e-2
+    P = make_completion(100, 80, 2, 3000, min_per_line=2, random_state=seed)
+    res = soft_impute(P.problem)
+    assert P.evaluate(res)["rel_error"] < 1e-2
+
+
+@pytest.mark.parametrize("solver", ["dense", "lowrank"])
+def test_nuclear_norm_optimality_conditions(solver):
+    """P_O(X - Z) = lam (U V^T + W), U^T W = 0, W V = 0, ||W||_2 <= 1."""
+    P = make_completion(60, 50, 3, 1200, min_per_line=3, random_state=1)
+    lam = 0.2 * lambda_max(P.problem)
+    res = soft_impute(P.problem, lam=lam, tol=1e-12, max_iter=20000, solver=solver)
+    Z = res.to_dense()
+    M = _residual(P, Z)
+    U, s, Vt = np.linalg.svd(Z)
+    k = int(np.sum(s > 1e-9 * s[0]))
+    assert k >= 1
+    U, V = U[:, :k], Vt[:k].T
+    np.testing.assert_allclose(U.T @ M, lam * V.T, atol=1e-6 * lam)
+    np.testing.assert_allclose(M @ V, lam * U, atol=1e-6 * lam)
+    W = (M - U @ (U.T @ M)) @ (np.eye(V.shape[0]) - V @ V.T) / lam
+    assert np.linalg.norm(W, 2) <= 1 + 1e-6
+
+
+def test_zero_above_lambda_max():
+    P = make_completion(30, 20, 2, 300, random_state=0)
+    res = soft_impute(P.problem, lam=1.01 * lambda_max(P.problem))
+    assert res.U.shape[1] == 0
+    np.testing.assert_array_equal(res.predict([0, 1], [0, 1]), [0.0, 0.0])
+
+
+def test_dense_and_lowrank_agree_and_rank_restriction():
+    P = make_completion(60, 50, 2, 1500, random_state=2)
+    a = soft_impute(P.problem, solver="dense", n_lams=8)
+    b = soft_impute(P.problem, solver="lowrank", n_lams=8)
+    np.testing.assert_allclose(a.to_dense(), b.to_dense(), atol=1e-6)
+    c = soft_impute(P.problem, max_rank=2, n_lams=8)
+    assert c.U.shape[1] <= 2
+    assert P.evaluate(c)["rel_error"] < 1e-2
+
+
+def test_path_and_warning():
+    P = make_completion(30, 20, 2, 300, random_state=0)
+    res, path = soft_impute(P.problem, n_lams=5, return_path=True)
+    lams = [r.params["lam"] for r in path]
+    assert len(path) == 5 and all(a > b for a, b in zip(lams, lams[1:]))
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        soft_impute(P.problem, max_iter=1, n_lams=3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lam=-1.0), "'lam'"),
+        (dict(lam_ratio=0.0), "'lam_ratio'"),
+        (dict(max_rank=0), "'max_rank'"),
+        (dict(max_rank=31), "'max_rank'"),
+        (dict(solver="svd"), "'solver'"),
+        (dict(tol=-1.0), "'tol'"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    P = make_completion(30, 20, 2, 300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(ValueError, match=match):
+            soft_impute(P.problem, **kwargs)
