@@ -188,7 +188,8 @@ def lin_rfm_complete(
         Warm start from a previous result on the same shape.
     callback : callable, optional
         ``callback(iteration, info)`` after each iteration with a dict of the monitored
-        quantities; returning True stops the iteration.
+        quantities and ``info['result']``, a :class:`KernelResult` of the current iterate
+        (valid during the call); returning True stops the iteration.
     progress : bool, default=False
         Show a tqdm progress bar.
     random_state : None, int or numpy.random.Generator
@@ -325,6 +326,18 @@ def lin_rfm_complete(
             if stop_val:
                 converged = True
                 break
+            if callback is not None:
+                # a light snapshot (references, no copies) to predict from the iterate
+                info["result"] = KernelResult(
+                    shape=(n, d),
+                    n_iter=it,
+                    method="lin-rfm",
+                    side=side,
+                    coef=A,
+                    kernel=K,
+                    lam=lam_abs,
+                    replace=replace,
+                )
             if callback is not None and callback(it, info):
                 break
     finally:
