@@ -215,3 +215,20 @@ def test_bad_data_and_predict_arguments():
         res.predict([0, 1], [0])
     with pytest.raises(ValueError, match="B has shape"):
         lin_rfm_step(np.zeros((3, 3)), P.problem, lam=0.1)
+
+
+def test_empty_rows_and_columns_do_not_crash():
+    from linrfm import CoverageWarning, MatrixCompletion
+
+    P = planted(40, 30, 2, 3.0, 0)
+    p = P.problem
+    keep = (p.rows != 3) & (p.cols != 7)
+    with pytest.warns(CoverageWarning, match="1 row\\(s\\) and 1 column\\(s\\)"):
+        q = MatrixCompletion(p.rows[keep], p.cols[keep], p.values[keep], p.shape)
+    for variant in ["one-sided", "two-sided"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = lin_rfm_complete(q, variant=variant, max_iter=50)
+        dense = res.to_dense()
+        assert np.all(np.isfinite(dense))
+        np.testing.assert_array_equal(res.predict([3, 3], [0, 5]), [0.0, 0.0])
