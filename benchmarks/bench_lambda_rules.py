@@ -21,10 +21,11 @@ from sklearn.exceptions import ConvergenceWarning
 from linrfm import lin_rfm_complete, make_completion
 
 RULES = {
-    "change (default)": dict(lam_rule="change", lam=1e-2),
+    "change": dict(lam_rule="change", lam=1e-2),
     "fixed 1e-2": dict(lam_rule="fixed", lam=1e-2),
     "fixed 1e-3": dict(lam_rule="fixed", lam=1e-3),
     "holdout 10%": dict(lam_rule="holdout", lam=1e-2, val_fraction=0.1),
+    "decay": dict(lam_rule="decay", lam=1e-2),
 }
 
 

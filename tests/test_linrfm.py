@@ -130,7 +130,7 @@ def test_noisy_mode_does_not_interpolate():
     assert np.abs(fitted - P.problem.values).max() > 1e-3
 
 
-@pytest.mark.parametrize("rule", ["fixed", "holdout"])
+@pytest.mark.parametrize("rule", ["fixed", "holdout", "decay", "change"])
 def test_other_lambda_rules_run_and_report(rule):
     P = planted(60, 50, 2, 4.0, 0)
     with warnings.catch_warnings():
@@ -169,6 +169,15 @@ def test_warm_start_and_callback():
     cold = lin_rfm_complete(P.problem)
     assert warm.n_iter < cold.n_iter
     assert P.evaluate(warm)["rel_error"] < 1e-3
+
+
+def test_auto_rule_follows_variant():
+    P = planted(40, 30, 2, 3.0, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = lin_rfm_complete(P.problem, variant="one-sided", max_iter=3)
+        two = lin_rfm_complete(P.problem, variant="two-sided", max_iter=3)
+    assert one.params["lam_rule"] == "fixed" and two.params["lam_rule"] == "change"
 
 
 def test_auto_variant_follows_memory():

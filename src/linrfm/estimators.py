@@ -23,7 +23,7 @@ class LinRFMCompleter(BaseEstimator):
     alpha : float, default=0.5
     variant : {'auto', 'one-sided', 'two-sided'}, default='auto'
     lam : float, default=1e-2
-    lam_rule : {'change', 'fixed', 'holdout'}, default='change'
+    lam_rule : {'auto', 'change', 'fixed', 'holdout', 'decay'}, default='auto'
     lam_min : float, default=1e-12
     replace : bool, default=True
     tol : float, default=1e-6
@@ -62,7 +62,7 @@ class LinRFMCompleter(BaseEstimator):
         alpha=0.5,
         variant="auto",
         lam=1e-2,
-        lam_rule="change",
+        lam_rule="auto",
         lam_min=1e-12,
         replace=True,
         tol=1e-6,

@@ -22,7 +22,7 @@ from ._rowsolve import LineSolver
 
 __all__ = ["lin_rfm_complete", "lin_rfm_step", "kernel_power", "LAMBDA_RULES", "VARIANTS"]
 
-LAMBDA_RULES = ("change", "fixed", "holdout")
+LAMBDA_RULES = ("auto", "change", "fixed", "holdout", "decay")
 VARIANTS = ("auto", "one-sided", "two-sided")
 # The ridge rule moves the iterate in bursts (each decrease of the ridge shifts the fixed
 # point), so one quiet iteration proves little: convergence needs this many in a row.
@@ -126,7 +126,7 @@ def lin_rfm_complete(
     alpha: float = 0.5,
     variant: str = "auto",
     lam: float = 1e-2,
-    lam_rule: str = "change",
+    lam_rule: str = "auto",
     lam_min: float = 1e-12,
     replace: bool = True,
     tol: float = 1e-6,
@@ -159,12 +159,16 @@ def lin_rfm_complete(
     lam : float >= 0, default=1e-2
         Initial ridge, relative to the kernel's scale ``tr(K) / width`` (so it does not
         depend on the data's units).
-    lam_rule : {'change', 'fixed', 'holdout'}, default='change'
+    lam_rule : {'auto', 'change', 'fixed', 'holdout', 'decay'}, default='auto'
         How the ridge evolves (none of them looks at unobserved entries):
         'change' sets ``lam_k = min(lam_{k-1}, relative change of the iterate)``;
         'fixed' keeps ``lam``; 'holdout' holds out ``val_fraction`` of the observations and
         sets ``lam_k = min(lam_{k-1}, relative error on them)``, stopping when that error
-        has not improved for ``patience`` iterations.
+        has not improved for ``patience`` iterations; 'decay' divides the ridge by 10
+        whenever the relative change falls below ``sqrt(lam) / 100`` (Chartrand-Yin
+        style). 'auto' is 'change' for the two-sided variant and 'fixed' for the
+        one-sided one, the measured best of each (benchmarks/README.md): the one-sided
+        iteration freezes far from the truth when its ridge shrinks.
     lam_min : float >= 0, default=1e-12
         Floor for the relative ridge.
     replace : bool, default=True
@@ -233,6 +237,8 @@ def lin_rfm_complete(
     n, d = prob.shape
     if variant == "auto":
         variant = "two-sided" if _fit_budget_two_sided(n, d, memory_limit) else "one-sided"
+    if lam_rule == "auto":
+        lam_rule = "change" if variant == "two-sided" else "fixed"
 
     val = None
     if lam_rule == "holdout":
@@ -317,6 +323,8 @@ def lin_rfm_complete(
                 lam_rel = max(lam_min, min(lam_rel, verr))
             elif lam_rule == "change":
                 lam_rel = max(lam_min, min(lam_rel, change))
+            elif lam_rule == "decay" and change < np.sqrt(lam_rel) / 100:
+                lam_rel = max(lam_min, lam_rel / 10)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(change=f"{change:.2e}", lam=f"{lam_rel:.1e}", refresh=False)
