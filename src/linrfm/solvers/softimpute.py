@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
+import scipy.sparse.linalg as spla  # noqa: F401  (svds, for lambda_max)
 from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_option, check_scalar
@@ -53,31 +53,44 @@ def _svt_dense(M, lam, max_rank):
     return U[:, :k] * s[:k], Vt[:k].T
 
 
-def _svt_lowrank(US, V, R, lam, max_rank, k_guess, rng):
-    """Soft-threshold the SVD of ``US @ V.T + R`` (R sparse) via a few leading triplets."""
+def _svt_lowrank(US, V, R, lam, max_rank, rng, n_power=2, oversample=10):
+    """Soft-threshold the SVD of ``M = US @ V.T + R`` (R sparse), never forming M.
+
+    A randomized subspace iteration (Halko, Martinsson, Tropp) started from the previous
+    right factor, so across SoftImpute iterations it is a warm-started subspace iteration.
+    The subspace grows until its smallest singular value falls below ``lam`` (every
+    singular value that survives the threshold is then captured) or reaches ``max_rank``.
+    """
     n, d = R.shape
-    op = spla.LinearOperator(
-        (n, d),
-        matvec=lambda x: US @ (V.T @ x) + R @ x,
-        rmatvec=lambda y: V @ (US.T @ y) + R.T @ y,
-        matmat=lambda X: US @ (V.T @ X) + R @ X,
-        rmatmat=lambda Y: V @ (US.T @ Y) + R.T @ Y,
-        dtype=np.float64,
-    )
-    limit = min(n, d) - 1
-    k = max(1, min(k_guess, limit))
+    RT = R.T.tocsr()
+
+    def mul(X):  # M @ X
+        return US @ (V.T @ X) + R @ X
+
+    def tmul(Y):  # M.T @ Y
+        return V @ (US.T @ Y) + RT @ Y
+
+    limit = min(n, d)
+    k = min(limit, max(V.shape[1] + oversample, 2 * oversample))
     while True:
-        v0 = rng.standard_normal(min(n, d))
-        U, s, Vt = spla.svds(op, k=k, v0=v0)
-        order = np.argsort(s)[::-1]
-        U, s, Vt = U[:, order], s[order], Vt[order]
-        cap = k if max_rank is None else min(k, max_rank)
-        if s[-1] <= lam or k >= limit or (max_rank is not None and k >= max_rank):
+        extra = k - V.shape[1]
+        start = V if extra >= 0 else V[:, :k]
+        if extra > 0:
+            start = np.hstack([start, rng.standard_normal((d, extra))])
+        Q, _ = np.linalg.qr(mul(start))
+        for _ in range(n_power):
+            Z, _ = np.linalg.qr(tmul(Q))
+            Q, _ = np.linalg.qr(mul(Z))
+        Ub, s, Vt = np.linalg.svd(tmul(Q).T, full_matrices=False)
+        U = Q @ Ub
+        done = s[-1] <= lam or k >= limit or (max_rank is not None and k >= max_rank + oversample)
+        if done:
             break
         k = min(limit, 2 * k)
     s = np.maximum(s - lam, 0.0)
     keep = int(np.sum(s > 0))
-    keep = min(keep, cap)
+    if max_rank is not None:
+        keep = min(keep, max_rank)
     return U[:, :keep] * s[:keep], Vt[:keep].T
 
 
@@ -170,8 +183,7 @@ def soft_impute(
                 US_new, V_new = _svt_dense(M, lam_k, max_rank)
             else:
                 R = sp.csr_matrix((y - fitted, (rows, cols)), shape=(n, d))
-                k_guess = max(US.shape[1] + 5, 5)
-                US_new, V_new = _svt_lowrank(US, V, R, lam_k, max_rank, k_guess, rng)
+                US_new, V_new = _svt_lowrank(US, V, R, lam_k, max_rank, rng)
             # ||Z_new - Z||^2 and ||Z||^2 from the factors (no n x d product)
             old2 = float(np.sum((US.T @ US) * (V.T @ V)))
             new2 = float(np.sum((US_new.T @ US_new) * (V_new.T @ V_new)))
