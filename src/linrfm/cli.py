@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "EXPERIMENTS"]
+
+# Modules of linrfm.experiments whose ``register(subparsers)`` adds a ``linrfm experiment``
+# study; each study lives in its own module so the command line grows without one big file.
+EXPERIMENTS: list[str] = []
 
 
 def _cmd_demo(args) -> int:
@@ -57,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(func=_cmd_demo)
+
+    experiment = sub.add_parser(
+        "experiment",
+        help="re-runnable studies (CSV of every run, PNG plots)",
+        description="Re-runnable studies. Each caches finished runs and resumes, and has a "
+        "--quick mode for a smoke test.",
+    )
+    studies = experiment.add_subparsers(dest="study", metavar="STUDY")
+    studies.required = True
+    for name in EXPERIMENTS:
+        importlib.import_module(f".experiments.{name}", __package__).register(studies)
     return parser
 
 
