@@ -1,0 +1,552 @@
+"""Completing real, noisy rating tables by their original ids.
+
+:class:`RatingsCompleter` removes the global mean and ridge-regularized row and column
+biases, completes the residual with noise-aware lin-RFM (no exact replacement; the ridge
+and the number of iterations chosen on a validation split of the *observed* entries) or
+with SoftImpute (the point of its ``lam`` path chosen the same way), and predicts any pair
+by its ids, top-k recommendations, and new rows without refitting. Models are saved to one
+``.npz`` file (arrays plus JSON metadata with a format version; no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+
+from ._validation import check_index_array, check_option, check_random_state, check_scalar
+from .io import Ratings, _lookup
+from .problems import CoverageWarning, MatrixCompletion
+from .results import FactorResult, KernelResult
+from .solvers.linrfm import kernel_power, lin_rfm_complete
+from .solvers.softimpute import lambda_max, soft_impute
+
+__all__ = ["RatingsCompleter", "fit_biases", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+METHODS = ("linrfm", "softimpute")
+BIASES = ("both", "global", "none")
+
+
+def fit_biases(rows, cols, values, shape, *, kind="both", reg=10.0, sweeps=15):
+    """Global mean and ridge-regularized row and column biases.
+
+    Minimizes ``sum (y - mu - b_row - b_col)^2 + reg (|b_row|^2 + |b_col|^2)`` with ``mu``
+    the plain mean, by alternating exact sweeps over rows and columns.
+
+    Parameters
+    ----------
+    rows, cols : ndarray of int
+    values : ndarray of float
+    shape : (n, d)
+    kind : {'both', 'global', 'none'}
+        Which terms to fit ('global': the mean only; 'none': all zero).
+    reg : float
+        Ridge on the biases, in pseudo-observations (a row with few ratings keeps a bias
+        near 0).
+    sweeps : int
+        Alternating sweeps.
+
+    Returns
+    -------
+    mu : float
+    row_bias : ndarray, shape (n,)
+    col_bias : ndarray, shape (d,)
+    """
+    n, d = shape
+    mu = float(values.mean()) if kind != "none" else 0.0
+    bu = np.zeros(n)
+    bi = np.zeros(d)
+    if kind == "both":
+        cnt_u = np.bincount(rows, minlength=n)
+        cnt_i = np.bincount(cols, minlength=d)
+        for _ in range(sweeps):
+            bu = np.bincount(rows, weights=values - mu - bi[cols], minlength=n) / (reg + cnt_u)
+            bi = np.bincount(cols, weights=values - mu - bu[rows], minlength=d) / (reg + cnt_i)
+    return mu, bu, bi
+
+
+def _rmse(a, b):
+    return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+
+
+class RatingsCompleter(BaseEstimator):
+    """Fit a rating table and predict by original ids.
+
+    The model is ``mu + row_bias[i] + col_bias[j] + R[i, j]``, where ``R`` completes the
+    residual of the biases. With ``method='linrfm'`` ``R`` is lin-RFM without replacement
+    (the noisy mode): for every candidate ridge in ``lams`` the iteration runs on 90% of
+    the observations (``val_fraction`` held out) and the validation RMSE is recorded after
+    each iteration; the best (ridge, iteration count) is then refitted on all observations.
+    On noisy ratings the validation error is lowest after very few iterations and rises
+    afterwards, so stopping on validation is essential. With ``method='softimpute'`` the
+    point of a SoftImpute ``lam`` path with the lowest validation RMSE is refitted.
+
+    Parameters
+    ----------
+    method : {'linrfm', 'softimpute'}, default='linrfm'
+    alpha : float > 0, default=0.5
+        lin-RFM power (kernel ``G^(2 alpha)``).
+    variant : {'auto', 'one-sided', 'two-sided'}, default='auto'
+        lin-RFM variant; 'auto' is two-sided when both kernels fit in memory.
+    lams : sequence of float >= 0, default=(1, 3, 10, 30)
+        Candidate lin-RFM ridges, relative to the kernel's scale ``tr(K) / width``
+        (the data's mean square).
+    max_iter : int, default=8
+        Most lin-RFM iterations tried per ridge (a candidate stops early once its
+        validation error has risen).
+    n_lams : int, default=8
+        SoftImpute path length, from ``lambda_max`` down to ``lam_ratio * lambda_max``.
+    lam_ratio : float in (0, 1], default=0.25
+        End of the SoftImpute path.
+    biases : {'both', 'global', 'none'}, default='both'
+        Remove the global mean and row/column biases ('both'), the mean only, or nothing.
+    bias_reg : float >= 0, default=10.0
+        Ridge on the biases, in pseudo-observations.
+    clip : bool, default=True
+        Clip predictions to the range of the training ratings.
+    val_fraction : float in (0, 1), default=0.1
+        Observations held out to choose the ridge and the iteration count.
+    progress : bool, default=False
+        A progress bar over the fits.
+    random_state : None or int, default=0
+        Seeds the validation split.
+
+    Attributes
+    ----------
+    chosen_ : dict
+        The hyper-parameters picked on validation and their validation RMSE.
+    result_ : KernelResult or FactorResult
+        The residual completion refitted on all observations.
+    mu_, row_bias_, col_bias_ : float, ndarray, ndarray
+    row_ids_, col_ids_ : ndarray
+        The fitted ids (index ``k`` stands for ``row_ids_[k]``).
+    names_ : tuple of str
+        Names of the row-id, column-id and value columns.
+    range_ : (float, float)
+        Smallest and largest training rating.
+    n_iter_ : int
+        Iterations of the final fit.
+    fit_seconds_ : float
+    """
+
+    def __init__(
+        self,
+        method="linrfm",
+        alpha=0.5,
+        variant="auto",
+        lams=(1.0, 3.0, 10.0, 30.0),
+        max_iter=8,
+        n_lams=8,
+        lam_ratio=0.25,
+        biases="both",
+        bias_reg=10.0,
+        clip=True,
+        val_fraction=0.1,
+        progress=False,
+        random_state=0,
+    ):
+        self.method = method
+        self.alpha = alpha
+        self.variant = variant
+        self.lams = lams
+        self.max_iter = max_iter
+        self.n_lams = n_lams
+        self.lam_ratio = lam_ratio
+        self.biases = biases
+        self.bias_reg = bias_reg
+        self.clip = clip
+        self.val_fraction = val_fraction
+        self.progress = progress
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self):
+        check_option(self.method, "method", METHODS)
+        check_option(self.variant, "variant", ("auto", "one-sided", "two-sided"))
+        check_option(self.biases, "biases", BIASES)
+        check_scalar(self.alpha, "alpha", low=0, low_inclusive=False)
+        check_scalar(self.max_iter, "max_iter", kind=numbers.Integral, low=1)
+        check_scalar(self.n_lams, "n_lams", kind=numbers.Integral, low=1)
+        check_scalar(self.lam_ratio, "lam_ratio", low=0, high=1, low_inclusive=False)
+        check_scalar(self.bias_reg, "bias_reg", low=0)
+        check_scalar(
+            self.val_fraction,
+            "val_fraction",
+            low=0,
+            high=1,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
+        try:
+            lams = [float(x) for x in np.atleast_1d(self.lams)]
+        except (TypeError, ValueError):
+            lams = []
+        if not lams or not all(np.isfinite(lams)) or min(lams) < 0:
+            raise ValueError(
+                f"The 'lams' parameter must be a non-empty sequence of finite ridges >= 0; "
+                f"got {self.lams!r}."
+            )
+        return lams
+
+    def fit(self, ratings: Ratings):
+        """Fit to a :class:`~linrfm.io.Ratings` table (see :func:`linrfm.io.read_ratings`).
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(ratings, Ratings):
+            raise TypeError(
+                "fit expects a linrfm.io.Ratings table (from linrfm.io.read_ratings); "
+                f"got {type(ratings).__name__}."
+            )
+        lams = self._check_params()
+        if ratings.n_obs < 2:
+            raise ValueError(
+                f"fit needs at least 2 ratings (some are held out for validation); "
+                f"got {ratings.n_obs}."
+            )
+        t0 = time.perf_counter()
+        self.row_ids_, self.col_ids_ = ratings.row_ids, ratings.col_ids
+        self.names_ = tuple(ratings.names)
+        shape = ratings.shape
+        r, c, v = ratings.rows, ratings.cols, ratings.values
+        self.range_ = (float(v.min()), float(v.max()))
+        self.mu_, self.row_bias_, self.col_bias_ = fit_biases(
+            r, c, v, shape, kind=self.biases, reg=self.bias_reg
+        )
+        resid = v - self.mu_ - self.row_bias_[r] - self.col_bias_[c]
+        self.observed_ = sp.csr_matrix((np.ones(v.size, dtype=np.int8), (r, c)), shape=shape)
+
+        # The validation split: the biases above saw it too (they are cheap, well
+        # regularized and refitted anyway); the completion that is tuned does not.
+        rng = check_random_state(self.random_state)
+        n_val = min(v.size - 1, max(1, int(round(self.val_fraction * v.size))))
+        held = np.zeros(v.size, dtype=bool)
+        held[rng.choice(v.size, size=n_val, replace=False)] = True
+        with warnings.catch_warnings():
+            # rows/columns with no observation left are predicted by their biases
+            warnings.simplefilter("ignore", CoverageWarning)
+            fit_p = MatrixCompletion(r[~held], c[~held], resid[~held], shape)
+            full_p = MatrixCompletion(r, c, resid, shape)
+        val = (r[held], c[held], resid[held])
+
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            total = len(lams) + 1 if self.method == "linrfm" else 2
+            bar = tqdm(total=total, desc=f"fit {self.method}", leave=False)
+        try:
+            if self.method == "linrfm":
+                self._fit_linrfm(fit_p, full_p, val, lams, bar)
+            else:
+                self._fit_softimpute(fit_p, full_p, val, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        self.n_iter_ = int(self.result_.n_iter)
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def _linrfm(self, prob, lam, max_iter, callback=None):
+        # Run for a number of iterations chosen on validation, not to a tolerance: the
+        # ConvergenceWarning at max_iter is expected and silenced.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return lin_rfm_complete(
+                prob,
+                alpha=self.alpha,
+                variant=self.variant,
+                replace=False,
+                lam_rule="fixed",
+                lam=lam,
+                max_iter=max_iter,
+                tol=1e-300,
+                callback=callback,
+            )
+
+    def _fit_linrfm(self, fit_p, full_p, val, lams, bar):
+        vr, vc, vy = val
+        best = {"val_rmse": np.inf}
+        for lam in lams:
+            scores = []
+
+            def cb(it, info, scores=scores):
+                scores.append(_rmse(info["result"].predict(vr, vc), vy))
+                return scores[-1] > min(scores) * 1.002  # validation has turned upward
+
+            self._linrfm(fit_p, lam, self.max_iter, cb)
+            k = int(np.argmin(scores))
+            if scores[k] < best["val_rmse"]:
+                best = {"lam": lam, "n_iter": k + 1, "val_rmse": scores[k]}
+            if bar is not None:
+                bar.update(1)
+        self.chosen_ = best
+        self.result_ = self._linrfm(full_p, best["lam"], best["n_iter"])
+        if bar is not None:
+            bar.update(1)
+        # The column-side kernel of the final completion: a new row is one kernel ridge
+        # solve against it, with the same relative ridge.
+        B = self.result_.to_dense()
+        n, d = B.shape
+        K = kernel_power(B.T @ B / n, float(self.alpha))
+        self.col_kernel_ = K
+        self.col_lam_ = best["lam"] * float(np.trace(K)) / d
+
+    def _softimpute(self, prob, lam_max, lam_end, n_lams):
+        with warnings.catch_warnings():
+            # a path point that has not met tol is still a usable warm start
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return soft_impute(
+                prob,
+                n_lams=n_lams,
+                lam_ratio=min(1.0, lam_end / lam_max),
+                tol=1e-3,
+                max_iter=100,
+                solver="lowrank",
+                return_path=True,
+            )
+
+    def _fit_softimpute(self, fit_p, full_p, val, bar):
+        vr, vc, vy = val
+        lmax = lambda_max(fit_p)
+        _, path = self._softimpute(fit_p, lmax, self.lam_ratio * lmax, self.n_lams)
+        scores = [_rmse(p.predict(vr, vc), vy) for p in path]
+        k = int(np.argmin(scores))
+        lam = float(path[k].params["lam"])
+        self.chosen_ = {"lam": lam, "path_index": k, "val_rmse": scores[k]}
+        if bar is not None:
+            bar.update(1)
+        # refit on all observations down the same path (warm starts) to the chosen lam
+        self.result_, _ = self._softimpute(full_p, lambda_max(full_p), lam, k + 1)
+        if bar is not None:
+            bar.update(1)
+
+    # ------------------------------------------------------------------ predicting
+    def _check_fitted(self):
+        if not hasattr(self, "result_"):
+            raise RuntimeError("This RatingsCompleter is not fitted yet; call fit first.")
+
+    def _finish(self, pred):
+        return np.clip(pred, *self.range_) if self.clip else pred
+
+    def predict_index(self, rows, cols):
+        """Predictions at index pairs ``(rows[k], cols[k])`` of the fitted table."""
+        self._check_fitted()
+        n, d = self.result_.shape
+        rows = check_index_array(rows, "rows", n, axis_name="number of rows")
+        cols = check_index_array(cols, "cols", d, axis_name="number of columns")
+        base = self.mu_ + self.row_bias_[rows] + self.col_bias_[cols]
+        return self._finish(base + self.result_.predict(rows, cols))
+
+    def predict(self, row_ids, col_ids, *, unknown="error"):
+        """Predictions for pairs given by their original ids.
+
+        Parameters
+        ----------
+        row_ids, col_ids : array_like, same length
+            Ids as in the fitted table (text is compared as text when the types differ).
+        unknown : {'error', 'bias'}, default='error'
+            An id never seen in fit raises :class:`~linrfm.io.UnknownIdError` (a
+            ``KeyError``) with 'error'; with 'bias' the pair is predicted from the biases
+            alone: the global mean plus whichever of its row and column biases is known.
+
+        Returns
+        -------
+        ndarray of float
+        """
+        self._check_fitted()
+        check_option(unknown, "unknown", ("error", "bias"))
+        miss = "error" if unknown == "error" else "ignore"
+        ri = _lookup(self.row_ids_, row_ids, "row", self.names_[0], miss)
+        ci = _lookup(self.col_ids_, col_ids, "column", self.names_[1], miss)
+        if ri.shape != ci.shape:
+            raise ValueError(
+                f"row_ids and col_ids must have the same length; got {ri.size} and {ci.size}."
+            )
+        known = (ri >= 0) & (ci >= 0)
+        out = np.full(ri.shape, self.mu_, dtype=np.float64)
+        out += np.where(ri >= 0, self.row_bias_[np.maximum(ri, 0)], 0.0)
+        out += np.where(ci >= 0, self.col_bias_[np.maximum(ci, 0)], 0.0)
+        if known.any():
+            out[known] += self.result_.predict(ri[known], ci[known])
+        return self._finish(out)
+
+    def recommend(self, row_id, k=10):
+        """The ``k`` best-scored column ids for one row, excluding those it rated in fit.
+
+        Returns
+        -------
+        ids : ndarray
+            At most ``k`` column ids, best first.
+        scores : ndarray
+            Their predictions.
+        """
+        self._check_fitted()
+        check_scalar(k, "k", kind=numbers.Integral, low=1)
+        i = int(_lookup(self.row_ids_, [row_id], "row", self.names_[0], "error")[0])
+        d = len(self.col_ids_)
+        scores = self.predict_index(np.full(d, i), np.arange(d))
+        seen = self.observed_.indices[self.observed_.indptr[i] : self.observed_.indptr[i + 1]]
+        candidates = np.setdiff1d(np.arange(d), seen)
+        top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
+        return self.col_ids_[top], scores[top]
+
+    def predict_new_row(self, col_ids, values, target_col_ids=None):
+        """Predict a new row (e.g. a new user) from a few ratings, without refitting.
+
+        The new row's bias is fitted as in :func:`fit_biases` (the column biases held
+        fixed); its residual is one kernel ridge regression against the fitted
+        column-side kernel ``K = (B^T B / n)^(2 alpha)`` of the completion ``B``, with the
+        chosen relative ridge (lin-RFM models only).
+
+        Parameters
+        ----------
+        col_ids, values : array_like
+            The new row's rated column ids and its ratings.
+        target_col_ids : array_like, optional
+            Columns to predict (default: every fitted column, in ``col_ids_`` order).
+
+        Returns
+        -------
+        ndarray of float
+        """
+        self._check_fitted()
+        if not hasattr(self, "col_kernel_"):
+            raise ValueError("predict_new_row needs a lin-RFM model (method='linrfm').")
+        ci = _lookup(self.col_ids_, col_ids, "column", self.names_[1], "error")
+        y = np.asarray(values, dtype=np.float64)
+        if y.shape != ci.shape or y.size == 0 or not np.all(np.isfinite(y)):
+            raise ValueError(
+                "values must be finite, non-empty and as long as col_ids; got "
+                f"{y.size} value(s) for {ci.size} id(s)."
+            )
+        if np.unique(ci).size != ci.size:
+            raise ValueError("col_ids holds a column more than once.")
+        base = self.mu_ + self.col_bias_[ci]
+        bu = float(np.sum(y - base) / (self.bias_reg + y.size)) if self.biases == "both" else 0.0
+        K = self.col_kernel_
+        a = np.linalg.solve(K[np.ix_(ci, ci)] + self.col_lam_ * np.eye(ci.size), y - base - bu)
+        if target_col_ids is None:
+            tj = np.arange(len(self.col_ids_))
+        else:
+            tj = _lookup(self.col_ids_, target_col_ids, "column", self.names_[1], "error")
+        return self._finish(self.mu_ + bu + self.col_bias_[tj] + a @ K[np.ix_(ci, tj)])
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the fitted model to one ``.npz`` file: arrays plus JSON metadata, no pickle.
+
+        Ids of object type (text) are stored as text.
+        """
+        self._check_fitted()
+        params = self.get_params()
+        params["lams"] = [float(x) for x in np.atleast_1d(params["lams"])]
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "library": "linrfm",
+            "params": params,
+            "names": list(self.names_),
+            "mu": self.mu_,
+            "range": list(self.range_),
+            "chosen": self.chosen_,
+            "n_iter": self.n_iter_,
+        }
+        arrays = {
+            "row_ids": _ids_out(self.row_ids_),
+            "col_ids": _ids_out(self.col_ids_),
+            "row_bias": self.row_bias_,
+            "col_bias": self.col_bias_,
+            "observed_indptr": self.observed_.indptr,
+            "observed_indices": self.observed_.indices,
+        }
+        res = self.result_
+        if isinstance(res, KernelResult):
+            meta["result"] = {
+                "kind": "kernel",
+                "side": res.side,
+                "lam": res.lam,
+                "replace": bool(res.replace),
+                "shape": list(res.shape),
+                "coef_shape": list(res.coef.shape),
+            }
+            arrays.update(
+                coef_data=res.coef.data,
+                coef_indices=res.coef.indices,
+                coef_indptr=res.coef.indptr,
+                kernel=res.kernel,
+                col_kernel=self.col_kernel_,
+                col_lam=np.array(self.col_lam_),
+            )
+        else:
+            meta["result"] = {"kind": "factors", "shape": list(res.shape)}
+            arrays.update(U=res.U, V=res.V)
+        # a file handle, so numpy does not append '.npz' to the name the user chose
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by :meth:`save`."""
+        try:
+            f = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path} is not a linrfm model file: {exc}") from exc
+        with f:
+            if not hasattr(f, "files") or "meta" not in f.files:
+                raise ValueError(f"{path} is not a linrfm model file (no metadata).")
+            meta = json.loads(str(f["meta"]))
+            if meta.get("library") != "linrfm" or meta.get("format_version") != FORMAT_VERSION:
+                raise ValueError(
+                    f"{path}: unsupported model format {meta.get('format_version')!r} "
+                    f"(this linrfm reads version {FORMAT_VERSION})."
+                )
+            arr = {k: f[k] for k in f.files if k != "meta"}
+        model = cls(**meta["params"])
+        model.names_ = tuple(meta["names"])
+        model.mu_ = float(meta["mu"])
+        model.range_ = tuple(meta["range"])
+        model.chosen_ = meta["chosen"]
+        model.n_iter_ = meta["n_iter"]
+        model.row_ids_, model.col_ids_ = arr["row_ids"], arr["col_ids"]
+        model.row_bias_, model.col_bias_ = arr["row_bias"], arr["col_bias"]
+        ind = arr["observed_indices"]
+        model.observed_ = sp.csr_matrix(
+            (np.ones(ind.size, dtype=np.int8), ind, arr["observed_indptr"]),
+            shape=(len(model.row_ids_), len(model.col_ids_)),
+        )
+        info = meta["result"]
+        if info["kind"] == "kernel":
+            coef = sp.csr_matrix(
+                (arr["coef_data"], arr["coef_indices"], arr["coef_indptr"]),
+                shape=tuple(info["coef_shape"]),
+            )
+            model.result_ = KernelResult(
+                shape=tuple(info["shape"]),
+                method="lin-rfm",
+                side=info["side"],
+                coef=coef,
+                kernel=arr["kernel"],
+                lam=info["lam"],
+                replace=info["replace"],
+            )
+            model.col_kernel_ = arr["col_kernel"]
+            model.col_lam_ = float(arr["col_lam"])
+        else:
+            model.result_ = FactorResult(
+                shape=tuple(info["shape"]), method="softimpute", U=arr["U"], V=arr["V"]
+            )
+        return model
+
+
+def _ids_out(ids):
+    ids = np.asarray(ids)
+    return ids.astype(str) if ids.dtype.kind == "O" else ids

@@ -1,0 +1,124 @@
+"""`linrfm complete` and `linrfm evaluate` on a tiny generated ratings file."""
+
+import json
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+
+from linrfm.cli import main  # noqa: E402
+
+
+@pytest.fixture
+def ratings_file(tmp_path):
+    rng = np.random.default_rng(0)
+    n, d = 25, 15
+    Y = 3 + rng.standard_normal((n, 2)) @ rng.standard_normal((2, d))
+    rows, cols = np.nonzero(rng.random((n, d)) < 0.6)
+    df = pd.DataFrame(
+        {
+            "user": [f"user-{i}" for i in rows],
+            "movie": [f"m{j:03d}" for j in cols],
+            "stars": np.round(Y[rows, cols] + 0.2 * rng.standard_normal(rows.size), 1),
+        }
+    )
+    path = tmp_path / "ratings.csv"
+    df.to_csv(path, index=False)
+    pairs = pd.DataFrame(
+        {
+            "user": ["user-3", "user-0", "user-3", "user-24"],
+            "movie": ["m014", "m002", "m000", "m007"],
+        }
+    )
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    return path
+
+
+ARGS = ["--row", "user", "--col", "movie", "--value", "stars"]
+
+
+def test_complete_writes_predictions_in_the_pairs_order(ratings_file, tmp_path, capsys):
+    out = tmp_path / "pred.csv"
+    argv = ["complete", str(ratings_file), *ARGS, "--pairs", str(tmp_path / "pairs.csv")]
+    assert main([*argv, "--out", str(out), "--save-model", str(tmp_path / "m.npz")]) == 0
+    assert "read" in capsys.readouterr().err
+    got = pd.read_csv(out)
+    pairs = pd.read_csv(tmp_path / "pairs.csv")
+    assert list(got.columns) == ["user", "movie", "prediction"]
+    assert got[["user", "movie"]].equals(pairs)
+    stars = pd.read_csv(ratings_file)["stars"]
+    assert got["prediction"].between(stars.min(), stars.max()).all()
+
+    # the saved model predicts the same, without the ratings file
+    out2 = tmp_path / "pred2.csv"
+    argv2 = ["complete", "--model", str(tmp_path / "m.npz"), "--pairs", str(tmp_path / "pairs.csv")]
+    assert main([*argv2, "--out", str(out2)]) == 0
+    np.testing.assert_array_equal(pd.read_csv(out2)["prediction"], got["prediction"])
+
+
+def test_complete_to_stdout_and_json_summary(ratings_file, tmp_path, capsys):
+    pairs = str(tmp_path / "pairs.csv")
+    assert main(["complete", str(ratings_file), *ARGS, "--pairs", pairs]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "user,movie,prediction" and len(lines) == 5
+    out = str(tmp_path / "p.tsv")
+    assert (
+        main(["complete", str(ratings_file), *ARGS, "--pairs", pairs, "--out", out, "--json"]) == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_pairs"] == 4 and "lam" in summary["chosen"]
+    assert list(pd.read_csv(out, sep="\t").columns) == ["user", "movie", "prediction"]
+
+
+def test_evaluate_json(ratings_file, capsys):
+    argv = ["evaluate", str(ratings_file), *ARGS, "--folds", "3", "--json"]
+    assert main(argv) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert [s["method"] for s in res["summary"]] == ["linrfm", "softimpute"]
+    assert res["split"]["folds"] == 3 and len(res["runs"]) == 6
+    assert all(r["rmse"] > 0 and r["mae"] > 0 for r in res["runs"])
+
+
+def test_evaluate_table(ratings_file, capsys):
+    assert main(["evaluate", str(ratings_file), *ARGS, "--folds", "2", "--methods", "linrfm"]) == 0
+    out = capsys.readouterr().out
+    assert "2-fold cross-validation" in out and "RMSE" in out
+    assert out.strip().splitlines()[-1].split()[0] == "linrfm"
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing column", "Column(s) ['rating'] not found"),
+        ("unknown id", "1 row id(s) in 'user' were not seen"),
+        ("no pairs", "nothing to do"),
+    ],
+)
+def test_complete_errors_are_clean(ratings_file, tmp_path, capsys, case, message):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"user": ["nobody"], "movie": ["m000"]}).to_csv(bad, index=False)
+    argv = ["complete", str(ratings_file), *ARGS]
+    if case == "missing column":
+        argv = [*argv[:-1], "rating", "--pairs", str(bad)]
+    elif case == "unknown id":
+        argv += ["--pairs", str(bad), "--out", str(tmp_path / "o.csv")]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_ids_bias_fallback(ratings_file, tmp_path):
+    pd.DataFrame({"user": ["nobody"], "movie": ["m000"]}).to_csv(tmp_path / "bad.csv", index=False)
+    out = tmp_path / "o.csv"
+    argv = ["complete", str(ratings_file), *ARGS, "--pairs", str(tmp_path / "bad.csv")]
+    assert main([*argv, "--out", str(out), "--unknown", "bias"]) == 0
+    assert np.isfinite(pd.read_csv(out)["prediction"]).all()
+
+
+def test_help_reads_well(capsys):
+    with pytest.raises(SystemExit):
+        main(["complete", "--help"])
+    out = capsys.readouterr().out
+    assert "--pairs" in out and "example: linrfm complete ratings.csv" in out
