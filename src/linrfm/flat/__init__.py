@@ -1,0 +1,1 @@
+"""Flat minima of factorized low-rank recovery (Ding, Drusvyatskiy, Fazel, Harchaoui)."""
