@@ -222,8 +222,9 @@ def flat_minimum(
     going from 10% to 1% of the median ``|y|``), which is robust to gross corruptions;
     (2) measurements whose residual exceeds ``trim`` robust standard deviations
     (``1.4826 * median |r|``) are set aside, and the flattest interpolant of the others is
-    found by the squared-loss continuation above, from the initial factors; (3) step 2 repeats from that solution,
-    with all residuals, until the retained set stops changing. The result interpolates the
+    found by the squared-loss continuation above, from the initial factors; (3) step 2
+    repeats with the residuals of all measurements at that solution until the retained set
+    stops changing. The result interpolates the
     retained measurements, and is the flattest such interpolant.
 
     Parameters
