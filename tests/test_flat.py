@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from linrfm.flat import sharpness as S
+from linrfm.flat import curvature as S
 from linrfm.flat.problems import FactorProblem, make_problem
 from linrfm.flat.solvers import factored_gd, flat_minimum, label_noise_gd
 from linrfm.operators import GaussianOperator, MatrixSensing

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from ..flat import sharpness as S
+from ..flat import curvature as S
 from ..flat.problems import PROBLEM_CLASSES, degrees_of_freedom, make_problem
 from ..flat.solvers import factored_gd, flat_minimum
 from ._runner import run_grid

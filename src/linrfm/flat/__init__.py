@@ -3,10 +3,21 @@
 After Ding, Drusvyatskiy, Fazel and Harchaoui, "Flat minima generalize for low-rank matrix
 recovery": problem classes fitted by overparameterized factorizations
 (:mod:`~linrfm.flat.problems`), the exact trace of the Hessian of their losses
-(:mod:`~linrfm.flat.sharpness`), and solvers that seek flat interpolants
+(:mod:`~linrfm.flat.curvature`), and solvers that seek flat interpolants
 (:mod:`~linrfm.flat.solvers`).
 """
 
+from .curvature import (
+    gauss_newton_trace,
+    hessian_trace,
+    hessian_trace_grad,
+    hessian_vector_product,
+    hutchinson_trace,
+    loss,
+    loss_grad,
+    sharpness,
+    sharpness_grad,
+)
 from .problems import (
     PROBLEM_CLASSES,
     FactorProblem,
@@ -18,17 +29,6 @@ from .problems import (
     make_quadratic_sensing,
     make_robust_sensing,
     make_sensing,
-)
-from .sharpness import (
-    gauss_newton_trace,
-    hessian_trace,
-    hessian_trace_grad,
-    hessian_vector_product,
-    hutchinson_trace,
-    loss,
-    loss_grad,
-    sharpness,
-    sharpness_grad,
 )
 from .solvers import factored_gd, flat_minimum, label_noise_gd
 

@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._validation import check_random_state, check_scalar
 from ..operators import EntrySampling, GaussianOperator, MatrixSensing, RankOneOperator
 from ..results import FactorResult, ModelFitError
-from . import sharpness as S
+from . import curvature as S
 from .problems import FactorProblem
 
 __all__ = ["flat_minimum", "factored_gd", "label_noise_gd", "mu_max", "init_factors"]
@@ -211,7 +211,7 @@ def flat_minimum(
 
     Squared loss: ``mu`` runs geometrically from ``mu`` down to ``mu * mu_ratio`` over
     ``n_stages`` stages, each solved by L-BFGS with the closed-form gradients of the loss
-    and of the exact Hessian trace (:func:`~linrfm.flat.sharpness.hessian_trace_grad`),
+    and of the exact Hessian trace (:func:`~linrfm.flat.curvature.hessian_trace_grad`),
     warm started from the previous one; a last stage with ``mu = 0`` (``polish``) ends at an
     interpolating solution near the flattest one.
 
