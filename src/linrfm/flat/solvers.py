@@ -415,9 +415,10 @@ def _gd(problem, params, *, step, max_iter, tol, noise, noise_iter, rng, callbac
     l1 = problem.loss == "l1"
     armijo = step is None and noise == 0 and not l1
     if l1:
-        # subgradient method with geometrically decaying steps from a data-scaled start
-        eta0 = step if step is not None else 0.1 / (np.sqrt(_op_norm_sq(problem)) / m)
-        q = 1e-6 ** (1.0 / max_iter)
+        # subgradient method: normalized steps whose length starts at ``step`` (default
+        # 5% of the data's factor scale sqrt(||A*(y)|| / kappa)) and decays to 1e-4 of it
+        eta0 = step if step is not None else 0.05 * np.sqrt(_scale(problem)[1])
+        q = 1e-4 ** (1.0 / max_iter)
     r = op.apply(S.factors_to_matrix(problem, params)) - y
     eta = step if step is not None else 1.0 / _smoothness(problem, params, r)
     for it in range(1, max_iter + 1):
@@ -427,7 +428,7 @@ def _gd(problem, params, *, step, max_iter, tol, noise, noise_iter, rng, callbac
             f = float(np.mean(np.abs(rk)))
             grads = S._factor_grad(problem, params, op.adjoint(np.sign(rk) / m))
             gn = np.sqrt(sum(float(np.sum(g**2)) for g in grads)) or 1.0
-            eta = eta0 * q ** (it - 1) / gn * np.sqrt(yms)
+            eta = eta0 * q ** (it - 1) / gn
         else:
             f = float(np.mean(rk**2))
             grads = S._factor_grad(problem, params, op.adjoint(2 * rk / m))
