@@ -47,3 +47,29 @@ def test_summary_smallest_success_multiple():
     (s,) = summarize(rows)
     assert s["min_mult"] == 3.0 and s["n_seeds"] == 2 and s["success_at_3x"] == 1.0
     assert "3x" in format_summary([s])
+
+
+def test_compare_traces_counts_only_interpolants():
+    from linrfm.experiments.flat import compare_traces
+
+    def row(method, trace, fit, seed="0"):
+        return {
+            "kind": "sensing",
+            "mult": "3",
+            "seed": seed,
+            "method": method,
+            "rel_err": "0.1",
+            "trace": str(trace),
+            "fit": str(fit),
+        }
+
+    rows = [
+        row("flat", 2.0, 1e-9),
+        row("gd_large", 5.0, 1e-9),
+        row("gd_small", 1.0, 0.5),  # smaller trace but not an interpolant: ignored
+        row("flat", 3.0, 1e-9, seed="1"),
+        row("gd_small", 2.5, 1e-9, seed="1"),
+    ]
+    (c,) = compare_traces(rows)
+    assert c["cases"] == 2 and c["flat_smallest"] == 1
+    assert c["min_ratio"] == 2.5 / 3.0

@@ -31,7 +31,7 @@ from ..flat.problems import PROBLEM_CLASSES, degrees_of_freedom, make_problem
 from ..flat.solvers import factored_gd, flat_minimum
 from ._runner import run_grid
 
-__all__ = ["register", "run_study", "summarize", "METHODS"]
+__all__ = ["register", "run_study", "summarize", "compare_traces", "METHODS"]
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,44 @@ def summarize(rows):
     return out
 
 
+def compare_traces(rows, fit_tol=1e-4):
+    """Is the flat solution the flattest interpolant? Per class, over every (m, seed).
+
+    An interpolant is a solution whose relative residual on the clean measurements
+    (``fit``) is at most ``fit_tol``. For each (class, m, seed) where the flat solution and
+    at least one other method's solution interpolate, compare their curvatures.
+
+    Returns
+    -------
+    list of dict
+        ``kind``, ``cases``, ``flat_smallest`` (cases where the flat trace is the smallest,
+        up to 1e-6 relative), and ``median_ratio`` (other interpolants' smallest trace over
+        the flat one) and ``min_ratio``.
+    """
+    cases = {}
+    for r in rows:
+        if r.get("rel_err", "") == "" or float(r["fit"]) > fit_tol:
+            continue
+        cases.setdefault((r["kind"], r["mult"], r["seed"]), {})[r["method"]] = float(r["trace"])
+    out = {}
+    for (kind, _, _), tr in cases.items():
+        if "flat" not in tr or len(tr) < 2:
+            continue
+        other = min(v for k, v in tr.items() if k != "flat")
+        d = out.setdefault(kind, {"kind": kind, "cases": 0, "flat_smallest": 0, "ratios": []})
+        d["cases"] += 1
+        d["flat_smallest"] += tr["flat"] <= other * (1 + 1e-6)
+        d["ratios"].append(other / tr["flat"])
+    res = []
+    for kind in sorted(out):
+        d = out[kind]
+        ratios = d.pop("ratios")
+        d["median_ratio"] = float(np.median(ratios))
+        d["min_ratio"] = float(np.min(ratios))
+        res.append(d)
+    return res
+
+
 def format_summary(summary) -> str:
     lines = [
         "| class | method | seeds/pt | smallest m/dof with >=90% success | success at 3x "
@@ -297,6 +335,13 @@ def _cmd(args):
         args.out, classes=args.classes, methods=args.methods, progress=not args.no_progress, **kw
     )
     text = format_summary(summarize(rows))
+    text += "\n\n| class | cases with another interpolant | flat trace smallest | "
+    text += "median other/flat | min other/flat |\n|---|---|---|---|---|\n"
+    for c in compare_traces(rows):
+        text += (
+            f"| {c['kind']} | {c['cases']} | {c['flat_smallest']} | "
+            f"{c['median_ratio']:.4g} | {c['min_ratio']:.6g} |\n"
+        )
     print(text)
     with open(os.path.join(args.out, "flat_summary.md"), "w") as fh:
         fh.write(text + "\n")
