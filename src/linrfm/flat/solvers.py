@@ -204,6 +204,7 @@ def flat_minimum(
     interp_tol=1e-10,
     trim=8.0,
     max_trim_rounds=5,
+    l1_iter=500,
     random_state=None,
     callback=None,
 ) -> FactorResult:
@@ -253,6 +254,9 @@ def flat_minimum(
     trim : float > 0, default=8.0
         Robust z-score above which a measurement is set aside (``l1`` only).
     max_trim_rounds : int >= 1, default=5
+    l1_iter : int >= 1, default=500
+        L-BFGS iterations of each smoothed-``l1`` stage (it only has to separate the gross
+        corruptions from the rest, not to converge).
     random_state : None, int or numpy.random.Generator
         Seeds the default initialization.
     callback : callable, optional
@@ -287,6 +291,7 @@ def flat_minimum(
     check_scalar(interp_tol, "interp_tol", low=0)
     check_scalar(trim, "trim", low=0, low_inclusive=False)
     check_scalar(max_trim_rounds, "max_trim_rounds", kind=numbers.Integral, low=1)
+    check_scalar(l1_iter, "l1_iter", kind=numbers.Integral, low=1)
     run_params = {
         "width": width,
         "mu": mu,
@@ -324,7 +329,7 @@ def flat_minimum(
         n_iter = 0
         for frac in (1e-1, 1e-2):
             x, it, ok = _continuation(
-                problem, x, shapes, [mu0], frac * ymed, max_iter, tol, history, callback, 0
+                problem, x, shapes, [mu0], frac * ymed, l1_iter, tol, history, callback, 0
             )
             n_iter += it
         keep = None
@@ -335,15 +340,17 @@ def flat_minimum(
             if keep is not None and np.array_equal(new_keep, keep):
                 break
             keep = new_keep
+            keep_rounds = len(history["n_set_aside"])
             history["n_set_aside"].append(int((~keep).sum()))
             history.setdefault("set_aside", []).append(np.flatnonzero(~keep))
             target = _subset(problem, keep)
             t_mu0 = 0.5 * mu_max(target) if mu is None else float(mu)
             t_mus = [t_mu0 * v / mu0 for v in mus]
-            # a fresh start: the heavily shrunk l1-stage factors can stall the continuation
+            # the first round starts afresh (the heavily shrunk l1-stage factors can stall
+            # the continuation); later ones from the previous round's interpolant
             x, it, ok = _continuation(
                 target,
-                _pack(init),
+                _pack(init) if keep_rounds == 0 else x,
                 shapes,
                 t_mus,
                 0.0,
