@@ -149,7 +149,7 @@ def run_study(
     n=30,
     rank=2,
     width=10,
-    gd_iter=3000,
+    gd_iter=2000,
     progress=True,
 ):
     """Run (or resume) the study; returns the rows of the CSV ``out/flat.csv``."""
@@ -369,7 +369,7 @@ def register(subparsers):
     p.add_argument("--n", type=int, default=30, help="n = d (default 30)")
     p.add_argument("--rank", type=int, default=2)
     p.add_argument("--width", type=int, default=10)
-    p.add_argument("--gd-iter", type=int, default=3000, help="GD iteration budget")
+    p.add_argument("--gd-iter", type=int, default=2000, help="GD iteration budget (default 2000)")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd)
