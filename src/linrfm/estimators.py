@@ -226,7 +226,7 @@ class LinRFMSensor(_RecoveryEstimator):
         alpha=0.5,
         variant="one-sided",
         lam=1e-2,
-        lam_rule="fixed",
+        lam_rule="change",
         lam_min=1e-12,
         replace=True,
         tol=1e-6,
