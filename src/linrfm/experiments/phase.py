@@ -72,19 +72,21 @@ def planted(kind, n, rank, rho, seed):
     return make_sensing(n, n, rank, m, operator="gaussian", random_state=rng)
 
 
-def study_params(method: str, rank: int, deep_max_iter: int) -> dict:
+def study_params(method: str, rank: int, deep_max_iter: int, path_max_iter=None) -> dict:
     """Per-method settings of the study (the rank is given to methods that need one)."""
     kw = {}
     if get_method(method).needs_rank:
         kw["rank"] = rank
     if method == "deep-mf":
         kw["max_iter"] = deep_max_iter
+    if method in ("softimpute", "nuclear-norm") and path_max_iter is not None:
+        kw["max_iter"] = path_max_iter
     if method.startswith("irls"):
         kw["max_iter"] = 500
     return kw
 
 
-def run_trial(params: dict, deep_max_iter: int = 5000) -> dict:
+def run_trial(params: dict, deep_max_iter: int = 5000, path_max_iter=None) -> dict:
     """Run one (problem, cell, seed, method) and measure it against the planted truth."""
     kind, n, rank = params["problem"], int(params["n"]), int(params["rank"])
     rho, seed, method = float(params["rho"]), int(params["seed"]), params["method"]
@@ -101,7 +103,9 @@ def run_trial(params: dict, deep_max_iter: int = 5000) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", CoverageWarning)
-            res = fit_method(method, prob, **study_params(method, rank, deep_max_iter))
+            res = fit_method(
+                method, prob, **study_params(method, rank, deep_max_iter, path_max_iter)
+            )
         X = res.to_dense()
         T = P.dense_truth()
         err = float(np.linalg.norm(X - T) / np.linalg.norm(T))
@@ -307,6 +311,7 @@ def run_phase(
     seeds=10,
     methods=None,
     deep_max_iter=5000,
+    path_max_iter=None,
     make_plots=True,
     progress=True,
 ):
@@ -329,7 +334,7 @@ def run_phase(
     trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
     rows = run_grid(
         trials,
-        lambda p: run_trial(p, deep_max_iter),
+        lambda p: run_trial(p, deep_max_iter, path_max_iter),
         path,
         keys=KEYS,
         progress=progress,
@@ -352,6 +357,7 @@ def _cmd(args) -> int:
             rhos=args.rhos,
             seeds=args.seeds,
             deep_max_iter=args.deep_max_iter,
+            path_max_iter=args.path_max_iter,
         )
     _, summary = run_phase(
         args.out,
@@ -395,6 +401,12 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=int, default=10, help="seeds per cell (default 10)")
     p.add_argument("--methods", nargs="+", default=None, help="registry names (default: all)")
     p.add_argument("--deep-max-iter", type=int, default=5000, help="iteration cap of deep-mf")
+    p.add_argument(
+        "--path-max-iter",
+        type=int,
+        default=None,
+        help="iteration cap per lam of SoftImpute / nuclear norm (default: the solver's)",
+    )
     p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd)
