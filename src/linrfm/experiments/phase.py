@@ -207,9 +207,10 @@ def write_summary(rows, path, level=0.9):
         f"Success: relative Frobenius error <= {SUCCESS:g}. Entry: the smallest rho from "
         f"which a method succeeds in >= {level:.0%} of seeds at that rho and every larger "
         "one present ('never' if none). factorized-gd and scaled-gd are given the true rank as "
-        "their width; lin-RFM runs with its defaults (two-sided: 'change' ridge rule; "
-        "one-sided: fixed ridge); SoftImpute / nuclear norm is judged at the end of its "
-        "lam path (1e-4 lam_max); deep-mf has 3 factors and an iteration cap.",
+        "their width; lin-RFM runs with its defaults (completion: 'change' ridge rule "
+        "two-sided, fixed ridge one-sided; sensing: 'change'); SoftImpute / nuclear norm "
+        "is judged at the end of its lam path (1e-4 lam_max); deep-mf has 3 factors and an "
+        "iteration cap.",
         "",
     ]
     for kind in sorted({k[0] for k in th}):
