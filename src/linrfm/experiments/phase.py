@@ -72,11 +72,16 @@ def planted(kind, n, rank, rho, seed):
     return make_sensing(n, n, rank, m, operator="gaussian", random_state=rng)
 
 
-def study_params(method: str, rank: int, deep_max_iter: int, path_max_iter=None) -> dict:
-    """Per-method settings of the study (the rank is given to methods that need one)."""
+def study_params(
+    method: str, rank: int, deep_max_iter: int, path_max_iter=None, seed: int = 0
+) -> dict:
+    """Per-method settings of the study (the rank is given to methods that need one; the
+    random initializations of the gradient methods are seeded by the trial's seed)."""
     kw = {}
     if get_method(method).needs_rank:
         kw["rank"] = rank
+    if method in ("factorized-gd", "scaled-gd", "deep-mf"):
+        kw["random_state"] = seed
     if method == "deep-mf":
         kw["max_iter"] = deep_max_iter
     if method in ("softimpute", "nuclear-norm") and path_max_iter is not None:
@@ -104,7 +109,9 @@ def run_trial(params: dict, deep_max_iter: int = 5000, path_max_iter=None) -> di
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", CoverageWarning)
             res = fit_method(
-                method, prob, **study_params(method, rank, deep_max_iter, path_max_iter)
+                method,
+                prob,
+                **study_params(method, rank, deep_max_iter, path_max_iter, seed),
             )
         X = res.to_dense()
         T = P.dense_truth()
