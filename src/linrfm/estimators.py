@@ -8,7 +8,15 @@ from sklearn.utils.validation import check_is_fitted
 from .problems import as_completion_problem
 from .solvers.linrfm import lin_rfm_complete
 
-__all__ = ["LinRFMCompleter"]
+__all__ = [
+    "LinRFMCompleter",
+    "LinRFMSensor",
+    "IRLSRecovery",
+    "SoftImputeCompleter",
+    "NuclearNormSensor",
+    "FactorizedGD",
+    "DeepMatrixFactorization",
+]
 
 
 class LinRFMCompleter(BaseEstimator):
@@ -132,3 +140,221 @@ class LinRFMCompleter(BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.input_tags.sparse = True
         return tags
+
+
+# ---------------------------------------------------------------------------------------
+# Baselines and sensing: one interface for completion and sensing input
+# ---------------------------------------------------------------------------------------
+
+
+class _RecoveryEstimator(BaseEstimator):
+    """Shared ``fit / predict / transform`` over a completion and a sensing function.
+
+    ``fit`` accepts a completion input (ndarray with NaN, scipy.sparse, MatrixCompletion)
+    or a :class:`~linrfm.operators.MatrixSensing`, and passes every parameter unchanged to
+    the solver function named by ``_solver = (module, completion_fn, sensing_fn)``.
+    """
+
+    _solver: tuple = ("", None, None)
+
+    def _function(self, sensing: bool):
+        import importlib
+
+        module, comp, sens = self._solver
+        name = sens if sensing else comp
+        if name is None:
+            kind = "sensing" if sensing else "completion"
+            raise TypeError(f"{type(self).__name__} does not handle {kind} input.")
+        return getattr(importlib.import_module(module), name)
+
+    def fit(self, X, y=None):
+        """Fit to a completion input or a MatrixSensing problem.
+
+        Parameters
+        ----------
+        X : ndarray with NaN for missing, scipy.sparse matrix, MatrixCompletion or
+            MatrixSensing
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        from .operators import MatrixSensing
+
+        sensing = isinstance(X, MatrixSensing)
+        problem = X if sensing else as_completion_problem(X)
+        self.result_ = self._function(sensing)(problem, **self.get_params())
+        self.n_iter_ = self.result_.n_iter
+        self.converged_ = self.result_.converged
+        self.shape_ = tuple(problem.shape)
+        return self
+
+    def predict(self, rows, cols):
+        """Predicted values at the index arrays ``rows`` and ``cols``."""
+        check_is_fitted(self, "result_")
+        return self.result_.predict(rows, cols)
+
+    def transform(self, X=None):
+        """The recovered dense matrix (``X`` is ignored)."""
+        check_is_fitted(self, "result_")
+        return self.result_.to_dense()
+
+    def fit_transform(self, X, y=None):
+        """Fit, then return the recovered dense matrix."""
+        return self.fit(X).transform()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
+        return tags
+
+
+class LinRFMSensor(_RecoveryEstimator):
+    """lin-RFM for matrix sensing (:func:`linrfm.solvers.sensing.lin_rfm_sense`).
+
+    Parameters are those of the function, passed through unchanged. Attributes:
+    ``result_``, ``n_iter_``, ``converged_``, ``shape_``.
+    """
+
+    _solver = ("linrfm.solvers.sensing", None, "lin_rfm_sense")
+
+    def __init__(
+        self,
+        alpha=0.5,
+        variant="one-sided",
+        lam=1e-2,
+        lam_rule="change",
+        lam_min=1e-12,
+        replace=True,
+        tol=1e-6,
+        max_iter=500,
+        cg_tol=1e-10,
+        cg_max_iter=None,
+        progress=False,
+    ):
+        self.alpha = alpha
+        self.variant = variant
+        self.lam = lam
+        self.lam_rule = lam_rule
+        self.lam_min = lam_min
+        self.replace = replace
+        self.tol = tol
+        self.max_iter = max_iter
+        self.cg_tol = cg_tol
+        self.cg_max_iter = cg_max_iter
+        self.progress = progress
+
+
+class IRLSRecovery(_RecoveryEstimator):
+    """Standard IRLS-p (:func:`linrfm.solvers.irls.irls_complete` / ``irls_sense``).
+
+    Parameters are those of the functions, passed through unchanged.
+    """
+
+    _solver = ("linrfm.solvers.irls", "irls_complete", "irls_sense")
+
+    def __init__(self, p=0.0, gamma=1.0, eta=1.1, gamma_min=1e-12, tol=1e-6, max_iter=1000):
+        self.p = p
+        self.gamma = gamma
+        self.eta = eta
+        self.gamma_min = gamma_min
+        self.tol = tol
+        self.max_iter = max_iter
+
+
+class SoftImputeCompleter(_RecoveryEstimator):
+    """Nuclear-norm completion (:func:`linrfm.solvers.softimpute.soft_impute`)."""
+
+    _solver = ("linrfm.solvers.softimpute", "soft_impute", None)
+
+    def __init__(
+        self,
+        lam=None,
+        lam_ratio=1e-4,
+        n_lams=20,
+        max_rank=None,
+        tol=1e-5,
+        max_iter=1000,
+        solver="auto",
+        random_state=0,
+    ):
+        self.lam = lam
+        self.lam_ratio = lam_ratio
+        self.n_lams = n_lams
+        self.max_rank = max_rank
+        self.tol = tol
+        self.max_iter = max_iter
+        self.solver = solver
+        self.random_state = random_state
+
+
+class NuclearNormSensor(_RecoveryEstimator):
+    """Nuclear-norm sensing (:func:`linrfm.solvers.nuclear.nuclear_norm_sense`)."""
+
+    _solver = ("linrfm.solvers.nuclear", None, "nuclear_norm_sense")
+
+    def __init__(self, lam=None, lam_ratio=1e-4, n_lams=20, tol=1e-6, max_iter=2000):
+        self.lam = lam
+        self.lam_ratio = lam_ratio
+        self.n_lams = n_lams
+        self.tol = tol
+        self.max_iter = max_iter
+
+
+class FactorizedGD(_RecoveryEstimator):
+    """``X = U V^T`` by gradient descent from small init
+    (:func:`linrfm.solvers.factorized_gd.factorized_gd`), completion or sensing."""
+
+    _solver = ("linrfm.solvers.factorized_gd", "factorized_gd", "factorized_gd")
+
+    def __init__(
+        self,
+        rank=2,
+        init_scale=1e-3,
+        step=0.5,
+        scaled=False,
+        damping=1e-2,
+        tol=1e-6,
+        max_iter=5000,
+        random_state=None,
+    ):
+        self.rank = rank
+        self.init_scale = init_scale
+        self.step = step
+        self.scaled = scaled
+        self.damping = damping
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+
+class DeepMatrixFactorization(_RecoveryEstimator):
+    """Deep matrix factorization
+    (:func:`linrfm.solvers.deep_linear.deep_matrix_factorization`), completion or sensing."""
+
+    _solver = (
+        "linrfm.solvers.deep_linear",
+        "deep_matrix_factorization",
+        "deep_matrix_factorization",
+    )
+
+    def __init__(
+        self,
+        depth=3,
+        width=None,
+        init_scale=1e-2,
+        step=0.3,
+        tol=1e-6,
+        max_iter=20000,
+        random_state=None,
+    ):
+        self.depth = depth
+        self.width = width
+        self.init_scale = init_scale
+        self.step = step
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state

@@ -1,5 +1,21 @@
 """Solvers: one algorithm per module, each a plain function returning a result object."""
 
+from .deep_linear import deep_matrix_factorization
+from .factorized_gd import factorized_gd
+from .irls import irls_complete, irls_sense
 from .linrfm import kernel_power, lin_rfm_complete
+from .nuclear import nuclear_norm_sense
+from .sensing import lin_rfm_sense
+from .softimpute import soft_impute
 
-__all__ = ["lin_rfm_complete", "kernel_power"]
+__all__ = [
+    "lin_rfm_complete",
+    "kernel_power",
+    "lin_rfm_sense",
+    "irls_complete",
+    "irls_sense",
+    "soft_impute",
+    "nuclear_norm_sense",
+    "factorized_gd",
+    "deep_matrix_factorization",
+]

@@ -1,0 +1,420 @@
+"""``linrfm experiment phase``: phase transitions of lin-RFM and its baselines.
+
+A grid of (rank r, oversampling rho = n_obs / (r (n + d - r))) for matrix completion and for
+Gaussian sensing; every method of :mod:`linrfm.methods` named on the command line runs on the
+same planted problems. A trial succeeds when the relative Frobenius error of the recovered
+matrix is at most 1e-3. Completion cells where more than 10% of the seeds have a row or column
+with fewer than r observations are *coverage-limited*: no method can reach 90% there.
+
+Each finished trial is appended to ``phase.csv`` at once, and a re-run skips finished trials, so
+the study can be completed across sittings. Trials run seed-major (every cell and method for
+seed 0, then seed 1, ...) so an interrupted study covers the whole grid with fewer seeds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from functools import lru_cache
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ..datasets import make_completion
+from ..methods import fit_method, get_method
+from ..problems import CoverageWarning
+from ..results import ModelFitError
+from ..sensing_data import make_sensing
+from ._runner import run_grid
+
+__all__ = ["register", "run_phase", "thresholds", "coverage_limited_cells", "SUCCESS"]
+
+SUCCESS = 1e-3
+COMPLETION_METHODS = [
+    "lin-rfm-a0.5-one",
+    "lin-rfm-a0.5-two",
+    "lin-rfm-a1-one",
+    "lin-rfm-a1-two",
+    "softimpute",
+    "irls-p0",
+    "irls-p1",
+    "factorized-gd",
+    "deep-mf",
+]
+SENSING_METHODS = [m if m != "softimpute" else "nuclear-norm" for m in COMPLETION_METHODS]
+KEYS = ["problem", "n", "rank", "rho", "seed", "method"]
+
+
+def default_rhos():
+    return [round(1.0 + 0.25 * k, 2) for k in range(13)]
+
+
+def _rng(kind, n, rank, rho, seed):
+    tag = 0 if kind == "completion" else 1
+    return np.random.default_rng([int(seed), int(rank), int(round(rho * 100)), int(n), tag])
+
+
+def n_measurements(n, rank, rho):
+    """``round(rho * r (n + n - r))`` for an n x n matrix."""
+    return int(round(rho * rank * (2 * n - rank)))
+
+
+@lru_cache(maxsize=4)
+def planted(kind, n, rank, rho, seed):
+    """The planted problem of a cell and seed (the same for every method)."""
+    m = n_measurements(n, rank, rho)
+    rng = _rng(kind, n, rank, rho, seed)
+    if kind == "completion":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CoverageWarning)
+            return make_completion(n, n, rank, min(m, n * n), random_state=rng)
+    return make_sensing(n, n, rank, m, operator="gaussian", random_state=rng)
+
+
+def study_params(
+    method: str, rank: int, deep_max_iter: int, path_max_iter=None, seed: int = 0
+) -> dict:
+    """Per-method settings of the study (the rank is given to methods that need one; the
+    random initializations of the gradient methods are seeded by the trial's seed)."""
+    kw = {}
+    if get_method(method).needs_rank:
+        kw["rank"] = rank
+    if method in ("factorized-gd", "scaled-gd", "deep-mf"):
+        kw["random_state"] = seed
+    if method == "deep-mf":
+        kw["max_iter"] = deep_max_iter
+    if method in ("softimpute", "nuclear-norm") and path_max_iter is not None:
+        kw["max_iter"] = path_max_iter
+    if method.startswith("irls"):
+        kw["max_iter"] = 500
+    return kw
+
+
+def run_trial(params: dict, deep_max_iter: int = 5000, path_max_iter=None) -> dict:
+    """Run one (problem, cell, seed, method) and measure it against the planted truth."""
+    kind, n, rank = params["problem"], int(params["n"]), int(params["rank"])
+    rho, seed, method = float(params["rho"]), int(params["seed"]), params["method"]
+    P = planted(kind, n, rank, rho, seed)
+    if kind == "completion":
+        prob = P.problem
+        min_line = int(min(prob.row_counts.min(), prob.col_counts.min()))
+    else:
+        prob = P.problem
+        min_line = -1
+    t0 = time.perf_counter()
+    err, n_iter, converged, note = np.inf, 0, False, ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", CoverageWarning)
+            res = fit_method(
+                method,
+                prob,
+                **study_params(method, rank, deep_max_iter, path_max_iter, seed),
+            )
+        X = res.to_dense()
+        T = P.dense_truth()
+        err = float(np.linalg.norm(X - T) / np.linalg.norm(T))
+        n_iter, converged = int(res.n_iter), bool(res.converged)
+    except (ModelFitError, np.linalg.LinAlgError, FloatingPointError) as exc:
+        note = type(exc).__name__
+    return {
+        "n_obs": int(prob.n_obs if kind == "completion" else prob.m),
+        "min_line_obs": min_line,
+        "coverage_limited": bool(kind == "completion" and min_line < rank),
+        "rel_error": err,
+        "success": bool(err <= SUCCESS),
+        "n_iter": n_iter,
+        "converged": converged,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "note": note,
+    }
+
+
+def make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for):
+    trials = []
+    for seed in range(seeds):
+        for kind in problems:
+            size = n if kind == "completion" else sensing_n
+            for rank in ranks:
+                for rho in rhos:
+                    if rank > size or n_measurements(size, rank, rho) > size * size:
+                        continue
+                    for method in methods_for(kind):
+                        trials.append(
+                            {
+                                "problem": kind,
+                                "n": size,
+                                "rank": rank,
+                                "rho": float(rho),
+                                "seed": seed,
+                                "method": method,
+                            }
+                        )
+    return trials
+
+
+def _frac(rows):
+    return sum(r["success"] == "True" for r in rows) / len(rows) if rows else np.nan
+
+
+def _cells(rows):
+    cells = {}
+    for r in rows:
+        key = (r["problem"], r["method"], int(r["rank"]), float(r["rho"]))
+        cells.setdefault(key, []).append(r)
+    return cells
+
+
+def coverage_limited_cells(rows, limit: float = 0.1) -> dict:
+    """``{(problem, rank, rho): fraction of seeds coverage-limited}`` above ``limit``."""
+    seen = {}
+    for r in rows:
+        if r["problem"] != "completion":
+            continue
+        key = (r["problem"], int(r["rank"]), float(r["rho"]))
+        seen.setdefault(key, {})[r["seed"]] = r["coverage_limited"] == "True"
+    out = {}
+    for key, by_seed in seen.items():
+        f = sum(by_seed.values()) / len(by_seed)
+        if f > limit:
+            out[key] = f
+    return out
+
+
+def thresholds(rows, level: float = 0.9) -> dict:
+    """``{(problem, method, rank): smallest rho from which success >= level at every larger
+    rho}`` (``None`` for never), over the rhos present."""
+    cells = _cells(rows)
+    by = {}
+    for (kind, method, rank, rho), rs in cells.items():
+        by.setdefault((kind, method, rank), []).append((rho, _frac(rs)))
+    out = {}
+    for key, pts in by.items():
+        pts.sort()
+        best = None
+        for rho, f in reversed(pts):
+            if f >= level:
+                best = rho
+            else:
+                break
+        out[key] = best
+    return out
+
+
+def write_summary(rows, path, level=0.9):
+    """A Markdown summary: thresholds per method and rank, coverage-limited cells, seeds."""
+    th = thresholds(rows, level)
+    cov = coverage_limited_cells(rows)
+    cells = _cells(rows)
+    lines = [
+        "# Phase transitions (generated by `linrfm experiment phase`)",
+        "",
+        f"Success: relative Frobenius error <= {SUCCESS:g}. Entry: the smallest rho from "
+        f"which a method succeeds in >= {level:.0%} of seeds at that rho and every larger "
+        "one present ('never' if none). factorized-gd and scaled-gd are given the true rank as "
+        "their width; lin-RFM runs with its defaults (completion: 'change' ridge rule "
+        "two-sided, fixed ridge one-sided; sensing: 'change'); SoftImpute / nuclear norm "
+        "is judged at the end of its lam path (1e-4 lam_max); deep-mf has 3 factors and an "
+        "iteration cap.",
+        "",
+    ]
+    for kind in sorted({k[0] for k in th}):
+        ranks = sorted({k[2] for k in th if k[0] == kind})
+        methods = sorted({k[1] for k in th if k[0] == kind})
+        n = sorted({r["n"] for r in rows if r["problem"] == kind})
+        seeds = [len(v) for k, v in cells.items() if k[0] == kind]
+        lines += [
+            f"## {kind} (n = d = {', '.join(n)}; seeds per cell: {min(seeds)}-{max(seeds)})",
+            "",
+            "| method | " + " | ".join(f"rank {r}" for r in ranks) + " |",
+            "|---|" + "---|" * len(ranks),
+        ]
+        for m in methods:
+            vals = []
+            for r in ranks:
+                v = th.get((kind, m, r))
+                vals.append("never" if v is None else f"{v:g}")
+            lines.append(f"| {m} | " + " | ".join(vals) + " |")
+        lines.append("")
+        limited = sorted(k for k in cov if k[0] == kind)
+        if limited:
+            lines.append(
+                "Coverage-limited cells (more than 10% of seeds have a row or column with "
+                "fewer than r observations): "
+                + ", ".join(f"r={k[1]} rho={k[2]:g} ({cov[k]:.0%})" for k in limited)
+            )
+            lines.append("")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return "\n".join(lines)
+
+
+def plot(rows, out_dir):
+    """One heatmap PNG per problem kind: success fraction per (rank, rho), per method."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Plots need matplotlib: pip install linrfm[plot] (or run with --no-plot)."
+        ) from exc
+    cells = _cells(rows)
+    cov = coverage_limited_cells(rows)
+    paths = []
+    for kind in sorted({k[0] for k in cells}):
+        methods = sorted({k[1] for k in cells if k[0] == kind})
+        ranks = sorted({k[2] for k in cells if k[0] == kind})
+        rhos = sorted({k[3] for k in cells if k[0] == kind})
+        ncol = min(3, len(methods))
+        nrow = int(np.ceil(len(methods) / ncol))
+        fig, axes = plt.subplots(
+            nrow,
+            ncol,
+            figsize=(4.2 * ncol, 1.0 + 0.55 * len(ranks) * nrow + 0.6 * nrow),
+            squeeze=False,
+        )
+        for ax, m in zip(axes.ravel(), methods):
+            F = np.full((len(ranks), len(rhos)), np.nan)
+            for i, r in enumerate(ranks):
+                for j, rho in enumerate(rhos):
+                    rs = cells.get((kind, m, r, rho))
+                    if rs:
+                        F[i, j] = _frac(rs)
+            ax.imshow(F, vmin=0, vmax=1, cmap="viridis", aspect="auto", origin="lower")
+            for i, r in enumerate(ranks):
+                for j, rho in enumerate(rhos):
+                    if (kind, r, rho) in cov:
+                        ax.text(j, i, "c", ha="center", va="center", color="red", fontsize=8)
+            ax.set_title(m, fontsize=9)
+            ax.set_xticks(range(len(rhos)), [f"{x:g}" for x in rhos], fontsize=6, rotation=90)
+            ax.set_yticks(range(len(ranks)), [str(r) for r in ranks], fontsize=7)
+            ax.set_xlabel("rho", fontsize=7)
+            ax.set_ylabel("rank", fontsize=7)
+        for ax in axes.ravel()[len(methods) :]:
+            ax.axis("off")
+        fig.suptitle(
+            f"{kind}: fraction of seeds with rel. error <= {SUCCESS:g} (c: coverage-limited)",
+            fontsize=9,
+        )
+        fig.tight_layout()
+        path = os.path.join(out_dir, f"phase_{kind}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def run_phase(
+    out,
+    *,
+    problems=("completion", "sensing"),
+    n=200,
+    sensing_n=40,
+    ranks=(2, 5, 10),
+    rhos=None,
+    seeds=10,
+    methods=None,
+    deep_max_iter=5000,
+    path_max_iter=None,
+    make_plots=True,
+    progress=True,
+):
+    """Run (or resume) the study into ``out``; return the rows of every requested trial."""
+    rhos = default_rhos() if rhos is None else [float(r) for r in rhos]
+
+    def methods_for(kind):
+        if methods:
+            return [
+                m if not (kind == "sensing" and m == "softimpute") else "nuclear-norm"
+                for m in methods
+            ]
+        return COMPLETION_METHODS if kind == "completion" else SENSING_METHODS
+
+    for kind in problems:
+        for m in methods_for(kind):
+            get_method(m)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "phase.csv")
+    trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
+    rows = run_grid(
+        trials,
+        lambda p: run_trial(p, deep_max_iter, path_max_iter),
+        path,
+        keys=KEYS,
+        progress=progress,
+        desc="phase",
+    )
+    summary = write_summary(rows, os.path.join(out, "summary.md"))
+    if make_plots:
+        plot(rows, out)
+    return rows, summary
+
+
+def _cmd(args) -> int:
+    if args.quick:
+        cfg = dict(n=20, sensing_n=8, ranks=[1, 2], rhos=[2.5], seeds=1, deep_max_iter=500)
+    else:
+        cfg = dict(
+            n=args.n,
+            sensing_n=args.sensing_n,
+            ranks=args.ranks,
+            rhos=args.rhos,
+            seeds=args.seeds,
+            deep_max_iter=args.deep_max_iter,
+            path_max_iter=args.path_max_iter,
+        )
+    _, summary = run_phase(
+        args.out,
+        problems=args.problems,
+        methods=args.methods,
+        make_plots=not args.no_plot,
+        progress=not args.no_progress,
+        **cfg,
+    )
+    print(summary)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``linrfm experiment phase``."""
+    p = subparsers.add_parser(
+        "phase",
+        help="phase transitions over (rank, rho) for completion and Gaussian sensing",
+        description="Success (rel. error <= 1e-3) of every method over a grid of rank and "
+        "oversampling rho = n_obs / (r (n + d - r)). Finished trials are cached in "
+        "OUT/phase.csv and skipped on a re-run; OUT/summary.md and heatmap PNGs are "
+        "written from all rows.",
+    )
+    p.add_argument("--out", default="benchmarks/results/phase", help="output directory")
+    p.add_argument("--quick", action="store_true", help="a tiny grid (smoke test, < 1 min)")
+    p.add_argument(
+        "--problems",
+        nargs="+",
+        default=["completion", "sensing"],
+        choices=["completion", "sensing"],
+    )
+    p.add_argument("--n", type=int, default=200, help="completion: n = d (default 200)")
+    p.add_argument(
+        "--sensing-n",
+        type=int,
+        default=40,
+        help="Gaussian sensing: n = d (default 40; a dense operator holds m n^2 numbers)",
+    )
+    p.add_argument("--ranks", type=int, nargs="+", default=[2, 5, 10])
+    p.add_argument("--rhos", type=float, nargs="+", default=None, help="default 1.0..4.0 by 0.25")
+    p.add_argument("--seeds", type=int, default=10, help="seeds per cell (default 10)")
+    p.add_argument("--methods", nargs="+", default=None, help="registry names (default: all)")
+    p.add_argument("--deep-max-iter", type=int, default=5000, help="iteration cap of deep-mf")
+    p.add_argument(
+        "--path-max-iter",
+        type=int,
+        default=None,
+        help="iteration cap per lam of SoftImpute / nuclear norm (default: the solver's)",
+    )
+    p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd)

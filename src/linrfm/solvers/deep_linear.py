@@ -1,0 +1,193 @@
+"""Deep matrix factorization: ``X = W_L ... W_1`` trained by gradient descent (Arora et al. 2019).
+
+A deep linear network with ``L >= 2`` factors (square ``h x h`` inside, ``h x d`` first and
+``n x h`` last; all square when ``n = d = h``), small random initialization and plain
+gradient descent on ``f = ||A(X) - y||^2 / (2 p)``: the deep-linear-network baseline of
+lin-RFM's paper. Works for completion and for sensing (see ``_measure``).
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .._validation import check_random_state, check_scalar
+from ..results import FactorResult, ModelFitError
+from ._measure import Measurements
+
+__all__ = ["deep_matrix_factorization", "deep_objective"]
+
+
+def _product(Ws):
+    P = Ws[0]
+    for W in Ws[1:]:
+        P = W @ P
+    return P
+
+
+def _grads(Ws, E, p):
+    """``dF/dW_j = (W_L...W_{j+1})^T E (W_{j-1}...W_1)^T / p`` for every factor.
+
+    ``E = A*(r)`` may be a sparse matrix (completion) or dense (sensing).
+    """
+    L = len(Ws)
+    prefix = [None] * L  # prefix[j] = W_{j-1} ... W_1 (None for the identity)
+    acc = None
+    for j in range(L):
+        prefix[j] = acc
+        acc = Ws[j] if acc is None else Ws[j] @ acc
+    grads = [None] * L
+    left = E  # (W_L ... W_{j+1})^T E
+    for j in range(L - 1, -1, -1):
+        if prefix[j] is None:
+            g = left.toarray() if hasattr(left, "toarray") else left
+        else:
+            g = np.asarray(left @ prefix[j].T)
+        grads[j] = g / p
+        if j > 0:
+            left = np.asarray((left.T @ Ws[j]).T)
+    return grads
+
+
+def deep_objective(problem, Ws, *, shape=None):
+    """Loss ``||A(W_L...W_1) - y||^2 / (2 p)`` and its gradients (data units).
+
+    Parameters
+    ----------
+    problem : MatrixSensing or completion input
+    Ws : list of ndarray
+        ``W_1`` (h x d) first, ``W_L`` (n x h) last.
+
+    Returns
+    -------
+    loss : float
+    grads : list of ndarray
+    """
+    meas = problem if isinstance(problem, Measurements) else Measurements(problem, shape)
+    X = _product(Ws)
+    r = meas.apply(X) - meas.y
+    E = meas.adjoint(r)
+    return float(r @ r) / (2 * meas.p), _grads(Ws, E, meas.p)
+
+
+def deep_matrix_factorization(
+    problem,
+    *,
+    depth: int = 3,
+    width: int | None = None,
+    init_scale: float = 1e-2,
+    step: float = 0.3,
+    tol: float = 1e-6,
+    max_iter: int = 20000,
+    shape=None,
+    random_state=None,
+    callback=None,
+) -> FactorResult:
+    """Recover a matrix as a product of ``depth`` factors trained by gradient descent.
+
+    Parameters
+    ----------
+    problem : MatrixSensing or completion input
+    depth : int >= 2, default=3
+        Number of factors ``L``.
+    width : int, optional
+        Inner dimension ``h`` (default ``min(n, d)``; factors are square when n = d).
+    init_scale : float > 0, default=1e-2
+        Every factor starts with i.i.d. ``N(0, init_scale^2 / h)`` entries (near-zero
+        product), in units where ``||X*||_2 ~ 1``.
+    step : float > 0, default=0.3
+        Gradient step in those units.
+    tol : float > 0, default=1e-6
+        Stop when the relative training residual ``||A(X) - y|| / ||y||`` falls below
+        ``tol``, or when the relative change of ``X`` falls below ``tol * 1e-2``.
+    max_iter : int, default=20000
+    shape : tuple, optional
+    random_state : None, int or numpy.random.Generator
+    callback : callable, optional
+        ``callback(iteration, info)``, ``info['result']`` a FactorResult of the iterate;
+        True stops. Called every iteration; keep it cheap.
+
+    Returns
+    -------
+    FactorResult
+        ``U = W_L ... W_2`` (scaled back to data units) and ``V = W_1^T``; ``history``
+        holds ``loss`` and ``rel_residual``.
+    """
+    t0 = time.perf_counter()
+    meas = Measurements(problem, shape)
+    n, d = meas.shape
+    check_scalar(depth, "depth", kind=numbers.Integral, low=2)
+    if width is None:
+        width = min(n, d)
+    check_scalar(width, "width", kind=numbers.Integral, low=1)
+    check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
+    check_scalar(step, "step", low=0, low_inclusive=False)
+    check_scalar(tol, "tol", low=0, low_inclusive=False)
+    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    if callback is not None and not callable(callback):
+        raise TypeError("The 'callback' parameter must be callable or None.")
+    rng = check_random_state(random_state)
+    h = int(width)
+    dims = [d] + [h] * (depth - 1) + [n]
+    Ws = [
+        init_scale / np.sqrt(h) * rng.standard_normal((dims[j + 1], dims[j])) for j in range(depth)
+    ]
+    s = meas.sigma
+    y_s = meas.y / s
+    ynorm = np.linalg.norm(y_s)
+    history = {"loss": [], "rel_residual": []}
+    converged, it = False, 0
+    X_prev = None
+
+    def snapshot(Ws, it):
+        U = _product(Ws[1:]) * s
+        return FactorResult(shape=(n, d), n_iter=it, method="deep-mf", U=U, V=Ws[0].T.copy())
+
+    for it in range(1, max_iter + 1):
+        X = _product(Ws)
+        r = meas.apply(X) - y_s
+        rel_res = float(np.linalg.norm(r) / ynorm) if ynorm > 0 else 0.0
+        if not np.isfinite(rel_res):
+            raise ModelFitError(
+                f"deep matrix factorization diverged (non-finite) at iteration {it}; "
+                "try a smaller 'step'."
+            )
+        history["loss"].append(0.5 * float(r @ r) / meas.p)
+        history["rel_residual"].append(rel_res)
+        xn = np.linalg.norm(X)
+        stalled = X_prev is not None and xn > 0 and np.linalg.norm(X - X_prev) < 1e-2 * tol * xn
+        if rel_res < tol or stalled:
+            converged = True
+            break
+        X_prev = X
+        grads = _grads(Ws, meas.adjoint(r), meas.p)
+        Ws = [W - step * g for W, g in zip(Ws, grads)]
+        if callback is not None and callback(
+            it, {"iteration": it, "rel_residual": rel_res, "result": snapshot(Ws, it)}
+        ):
+            break
+    if not converged and it >= max_iter:
+        warnings.warn(
+            f"deep matrix factorization did not converge in max_iter={max_iter} iterations: "
+            f"relative training residual {history['rel_residual'][-1]:.2e} (tol={tol:g}). "
+            "Increase max_iter or step, or lower init_scale.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    res = snapshot(Ws, it)
+    res.converged = converged
+    res.history = history
+    res.elapsed = time.perf_counter() - t0
+    res.params = dict(
+        depth=depth,
+        width=h,
+        init_scale=init_scale,
+        step=step,
+        tol=tol,
+        max_iter=max_iter,
+    )
+    return res

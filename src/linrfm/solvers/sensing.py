@@ -1,0 +1,335 @@
+"""lin-RFM for matrix sensing: general linear measurements ``y_k = <A_k, X>``.
+
+Minimizing ``||Z||_F`` subject to ``<A_k, Z G^alpha> = y_k`` gives the update
+``X = A*(c) K`` with ``(Q + lam I) c = y`` and ``Q[k, l] = <A_k, A_l K>``, ``K = G^(2 alpha)``,
+``G = X^T X / n`` (../shared/DESIGN.md). ``Q`` is never formed: the system is solved by
+conjugate gradients, one matvec ``c -> A(A*(c) K) + lam c`` at a time, warm started from the
+previous iteration's ``c``. With an entry-sampling operator this is exactly the completion
+update of :func:`linrfm.solvers.linrfm.lin_rfm_complete` (a test checks it to 1e-10).
+
+"Replacement" (keeping the measurements exactly) is, for a general operator, the projection
+of the iterate onto the affine set ``{X : A(X) = y}``, ``X + A*((A A*)^-1 (y - A(X)))``; for
+entry sampling it is the completion code's replacement of the observed entries.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .._validation import check_option, check_scalar
+from ..operators import MatrixSensing
+from ..results import DenseResult, ModelFitError
+from .linrfm import kernel_power
+
+__all__ = ["lin_rfm_sense", "conjugate_gradient", "SENSE_LAMBDA_RULES", "SENSE_VARIANTS"]
+
+SENSE_LAMBDA_RULES = ("fixed", "change", "decay")
+SENSE_VARIANTS = ("one-sided", "two-sided")
+_WINDOW = 5  # as lin_rfm_complete: quiet iterations in a row needed to call it converged
+
+
+def check_sensing_problem(problem) -> MatrixSensing:
+    """Check that ``problem`` is a :class:`~linrfm.operators.MatrixSensing`."""
+    if not isinstance(problem, MatrixSensing):
+        raise TypeError(
+            f"problem must be a linrfm.operators.MatrixSensing (an operator and its "
+            f"measurements y); got {type(problem).__name__}."
+        )
+    return problem
+
+
+def conjugate_gradient(matvec, b, x0=None, *, rtol=1e-10, max_iter=None):
+    """Solve ``M x = b`` for a symmetric positive definite ``M`` given as ``matvec``.
+
+    A plain CG with a warm start whose stopping rule is ``||b - M x|| <= rtol ||b||``.
+
+    Returns
+    -------
+    x : ndarray
+    n_iter : int
+    rel_residual : float
+    """
+    b = np.asarray(b, dtype=np.float64)
+    bnorm = np.linalg.norm(b)
+    if max_iter is None:
+        max_iter = max(10, 2 * b.size)
+    if bnorm == 0:
+        return np.zeros_like(b), 0, 0.0
+    x = np.zeros_like(b) if x0 is None else np.array(x0, dtype=np.float64)
+    r = b - matvec(x) if x0 is not None else b.copy()
+    p = r.copy()
+    rr = float(r @ r)
+    target = (rtol * bnorm) ** 2
+    it = 0
+    while rr > target and it < max_iter:
+        Mp = matvec(p)
+        pMp = float(p @ Mp)
+        if not np.isfinite(pMp) or pMp <= 0:
+            break
+        a = rr / pMp
+        x += a * p
+        r -= a * Mp
+        rr_new = float(r @ r)
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+        it += 1
+    return x, it, float(np.sqrt(rr) / bnorm)
+
+
+class _SenseSolver:
+    """The two linear solves of one lin-RFM/IRLS sensing step, by conjugate gradients."""
+
+    def __init__(self, problem: MatrixSensing, cg_tol: float, cg_max_iter):
+        self.op = problem.operator
+        self.y = problem.y
+        self.cg_tol = cg_tol
+        self.cg_max_iter = cg_max_iter
+        self.c = None  # warm starts, per side
+        self.c_left = None
+        self.w = None
+        self.cg_iters = 0
+
+    def weighted(self, K, side: str, lam: float) -> np.ndarray:
+        """``A*(c) K`` (side 'right') or ``K A*(c)`` ('left') with ``(Q + lam I) c = y``."""
+        op = self.op
+        if side == "right":
+
+            def mv(c):
+                return op.apply(op.adjoint(c) @ K) + lam * c
+
+            c0 = self.c
+        else:
+
+            def mv(c):
+                return op.apply(K @ op.adjoint(c)) + lam * c
+
+            c0 = self.c_left
+        c, it, _ = conjugate_gradient(mv, self.y, c0, rtol=self.cg_tol, max_iter=self.cg_max_iter)
+        self.cg_iters += it
+        if side == "right":
+            self.c = c
+            return op.adjoint(c) @ K
+        self.c_left = c
+        return K @ op.adjoint(c)
+
+    def project(self, X) -> np.ndarray:
+        """The projection of ``X`` onto ``{X : A(X) = y}``."""
+        op = self.op
+        w, it, _ = conjugate_gradient(
+            lambda v: op.apply(op.adjoint(v)),
+            self.y - op.apply(X),
+            None,
+            rtol=self.cg_tol,
+            max_iter=self.cg_max_iter,
+        )
+        self.cg_iters += it
+        return X + op.adjoint(w)
+
+
+def _kernel(X, side, alpha, lam_rel):
+    """The kernel of one half-step and its absolute ridge ``lam_rel * tr(K) / width``."""
+    if side == "right":
+        G = (X.T @ X) / X.shape[0]
+    else:
+        G = (X @ X.T) / X.shape[1]
+    K = kernel_power(G, alpha)
+    scale = np.trace(K) / K.shape[0]
+    if not np.isfinite(scale):
+        raise ModelFitError("The kernel holds NaN or inf; the iteration diverged.")
+    return K, (lam_rel * scale if scale > 0 else lam_rel)
+
+
+def lin_rfm_sense(
+    problem,
+    *,
+    alpha: float = 0.5,
+    variant: str = "one-sided",
+    lam: float = 1e-2,
+    lam_rule: str = "change",
+    lam_min: float = 1e-12,
+    replace: bool = True,
+    tol: float = 1e-6,
+    max_iter: int = 500,
+    cg_tol: float = 1e-10,
+    cg_max_iter: int | None = None,
+    init=None,
+    callback=None,
+    progress: bool = False,
+) -> DenseResult:
+    """Recover a matrix from linear measurements with lin-RFM.
+
+    Parameters
+    ----------
+    problem : MatrixSensing
+        The operator ``A`` and measurements ``y``.
+    alpha : float > 0, default=0.5
+        Power of the AGOP, ``K = G^(2 alpha)`` (``p = 2 - 4 alpha`` at a fixed point).
+        ``alpha = 1/2`` and ``1`` need no matrix function.
+    variant : {'one-sided', 'two-sided'}, default='one-sided'
+        'one-sided' uses the column-side kernel, ``X = A*(c) K``. 'two-sided' alternates it
+        with the row-side half-step ``X = K' A*(c)``, ``K' = (X X^T / d)^(2 alpha)``.
+    lam : float >= 0, default=1e-2
+        Ridge relative to the kernel's scale ``tr(K) / width``.
+    lam_rule : {'fixed', 'change', 'decay'}, default='change'
+        'fixed' keeps ``lam`` (its fixed point is biased by the ridge: on Gaussian sensing
+        it stalls near 1e-2 relative error); 'change' sets
+        ``lam_k = min(lam_{k-1}, relative change)``;
+        'decay' divides it by 10 when the relative change falls below ``sqrt(lam) / 100``.
+        The same rules, with the same meaning, as :func:`lin_rfm_complete`.
+    lam_min : float >= 0, default=1e-12
+        Floor for the relative ridge.
+    replace : bool, default=True
+        Project every iterate onto ``{X : A(X) = y}`` (noiseless recovery).
+    tol : float > 0, default=1e-6
+        Stop when the relative change of the iterate stays below ``tol`` for 5 iterations
+        (with, for 'change' and 'decay', the ridge at or below ``tol``).
+    max_iter : int, default=500
+    cg_tol : float > 0, default=1e-10
+        Relative residual at which each conjugate-gradient solve stops.
+    cg_max_iter : int, optional
+        Cap on the CG iterations of one solve (default ``2 m``).
+    init : ndarray of shape (n, d) or DenseResult, optional
+        Starting iterate (default ``A*(y)``, the zero-filled observations for completion).
+    callback : callable, optional
+        ``callback(iteration, info)`` after each iteration; ``info['X']`` is the iterate
+        (do not modify it). Returning True stops the iteration.
+    progress : bool, default=False
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    DenseResult
+        ``X`` the recovered matrix; ``history`` holds ``rel_change``, ``lam`` and ``cg_iter``
+        (CG iterations spent in the iteration) per iteration.
+
+    Warns
+    -----
+    sklearn.exceptions.ConvergenceWarning
+        When ``max_iter`` is reached before ``tol``.
+
+    Raises
+    ------
+    ModelFitError
+        When the iterate becomes non-finite.
+    """
+    t0 = time.perf_counter()
+    problem = check_sensing_problem(problem)
+    check_scalar(alpha, "alpha", low=0, low_inclusive=False)
+    check_option(variant, "variant", SENSE_VARIANTS)
+    check_scalar(lam, "lam", low=0)
+    check_option(lam_rule, "lam_rule", SENSE_LAMBDA_RULES)
+    check_scalar(lam_min, "lam_min", low=0)
+    check_scalar(tol, "tol", low=0, low_inclusive=False)
+    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_scalar(cg_tol, "cg_tol", low=0, low_inclusive=False)
+    check_scalar(cg_max_iter, "cg_max_iter", kind=numbers.Integral, low=1, allow_none=True)
+    if not isinstance(replace, (bool, np.bool_)):
+        raise TypeError(f"The 'replace' parameter must be a bool; got {replace!r}.")
+    if callback is not None and not callable(callback):
+        raise TypeError("The 'callback' parameter must be callable or None.")
+    alpha = float(alpha)
+    op = problem.operator
+    X = _initial_iterate(problem, init)
+    solver = _SenseSolver(problem, float(cg_tol), cg_max_iter)
+    sides = ["right"] if variant == "one-sided" else ["right", "left"]
+    lam_rel = float(lam)
+    history = {"rel_change": [], "lam": [], "cg_iter": []}
+    bar = _progress_bar(progress, max_iter, f"lin-RFM sensing a={alpha:g} {variant}")
+    converged, it = False, 0
+    try:
+        for it in range(1, max_iter + 1):
+            X_prev = X
+            solver.cg_iters = 0
+            for side in sides:
+                K, lam_abs = _kernel(X, side, alpha, lam_rel)
+                X = solver.weighted(K, side, lam_abs)
+                if replace:
+                    X = solver.project(X)
+            norm_prev = np.linalg.norm(X_prev)
+            change = np.linalg.norm(X - X_prev) / norm_prev if norm_prev > 0 else np.inf
+            if not np.isfinite(change):
+                raise ModelFitError(
+                    f"lin-RFM sensing iterate became non-finite at iteration {it}; try a "
+                    "larger 'lam' or 'lam_min'."
+                )
+            history["rel_change"].append(float(change))
+            history["lam"].append(lam_rel)
+            history["cg_iter"].append(solver.cg_iters)
+            recent = max(history["rel_change"][-_WINDOW:])
+            settled = (
+                len(history["rel_change"]) >= _WINDOW
+                and recent < tol
+                and (lam_rule == "fixed" or lam_rel <= max(tol, lam_min))
+            )
+            if lam_rule == "change":
+                lam_rel = max(lam_min, min(lam_rel, change))
+            elif lam_rule == "decay" and change < np.sqrt(lam_rel) / 100:
+                lam_rel = max(lam_min, lam_rel / 10)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(change=f"{change:.2e}", lam=f"{lam_rel:.1e}", refresh=False)
+            if settled:
+                converged = True
+                break
+            info = {"iteration": it, "rel_change": change, "lam": lam_rel, "X": X}
+            if callback is not None and callback(it, info):
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if not converged and it >= max_iter:
+        warnings.warn(
+            f"lin-RFM sensing did not converge in max_iter={max_iter} iterations: the largest "
+            f"relative change over the last {_WINDOW} iterations is "
+            f"{max(history['rel_change'][-_WINDOW:]):.2e} (tol={tol:g}), relative ridge "
+            f"{lam_rel:.1e}. Increase max_iter, or try variant='two-sided' or "
+            "lam_rule='change'.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return DenseResult(
+        shape=tuple(op.shape),
+        n_iter=it,
+        converged=converged,
+        history=history,
+        elapsed=time.perf_counter() - t0,
+        method="lin-rfm-sense",
+        params={
+            "alpha": alpha,
+            "variant": variant,
+            "lam": lam,
+            "lam_rule": lam_rule,
+            "lam_final": lam_rel,
+            "replace": replace,
+            "tol": tol,
+            "max_iter": max_iter,
+            "cg_tol": cg_tol,
+        },
+        X=X,
+    )
+
+
+def _initial_iterate(problem: MatrixSensing, init) -> np.ndarray:
+    shape = tuple(problem.shape)
+    if init is None:
+        return problem.operator.adjoint(problem.y)
+    X = init.to_dense() if hasattr(init, "to_dense") else init
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape != shape:
+        raise ValueError(f"init has shape {X.shape}; the problem's shape is {shape}.")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("init holds non-finite values; all values must be finite.")
+    return np.array(X, copy=True)
+
+
+def _progress_bar(progress, total, desc):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)

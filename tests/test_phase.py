@@ -1,0 +1,81 @@
+import csv
+
+import pytest
+
+from linrfm.cli import main
+from linrfm.experiments.phase import (
+    coverage_limited_cells,
+    n_measurements,
+    planted,
+    thresholds,
+)
+
+
+def _rows(spec):
+    rows = []
+    for method, rho, seed, ok in spec:
+        cov = rho == 1.0  # a property of the problem, the same for every method
+        rows.append(
+            {
+                "problem": "completion",
+                "n": "50",
+                "rank": "2",
+                "rho": repr(rho),
+                "seed": str(seed),
+                "method": method,
+                "success": str(ok),
+                "coverage_limited": str(cov),
+            }
+        )
+    return rows
+
+
+def test_thresholds_need_success_at_every_larger_rho():
+    spec = [("a", 1.0, s, s < 9) for s in range(10)]  # 90%
+    spec += [("a", 1.5, s, s < 5) for s in range(10)]  # 50%: breaks the run
+    spec += [("a", 2.0, s, True) for s in range(10)]
+    spec += [("b", rho, s, False) for rho in (1.0, 1.5, 2.0) for s in range(10)]
+    th = thresholds(_rows(spec))
+    assert th[("completion", "a", 2)] == 2.0
+    assert th[("completion", "b", 2)] is None
+    cov = coverage_limited_cells(_rows(spec))
+    assert list(cov) == [("completion", 2, 1.0)]
+
+
+def test_cells_share_the_planted_problem_and_oversampling():
+    P = planted("completion", 40, 2, 2.0, 0)
+    assert P.problem.n_obs == n_measurements(40, 2, 2.0) == round(2.0 * 2 * 78)
+    assert planted("completion", 40, 2, 2.0, 0) is P
+    S = planted("sensing", 8, 2, 2.0, 1)
+    assert S.problem.m == n_measurements(8, 2, 2.0)
+
+
+def test_quick_study_runs_resumes_and_plots(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "phase"
+    assert main(["experiment", "phase", "--quick", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "## completion" in text and "## sensing" in text
+    with open(out / "phase.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    methods = {r["method"] for r in rows}
+    assert {"lin-rfm-a0.5-two", "softimpute", "nuclear-norm", "deep-mf", "irls-p1"} <= methods
+    assert all(r["rel_error"] for r in rows)
+    # the two-sided lin-RFM solves the easy quick cells
+    assert any(r["method"] == "lin-rfm-a0.5-two" and r["success"] == "True" for r in rows)
+    assert (out / "phase_completion.png").stat().st_size > 0
+    assert (out / "phase_sensing.png").stat().st_size > 0
+    assert (out / "summary.md").read_text().startswith("# Phase transitions")
+    # a re-run finds every trial cached
+    n = len(rows)
+    assert (
+        main(["experiment", "phase", "--quick", "--out", str(out), "--no-plot", "--no-progress"])
+        == 0
+    )
+    with open(out / "phase.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == n
+
+
+def test_unknown_method_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["experiment", "phase", "--quick", "--out", str(tmp_path), "--methods", "svd"])
