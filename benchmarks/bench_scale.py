@@ -62,22 +62,30 @@ def run_one(args):
         rec["plan"] = {k: plan[k] for k in ("variant", "side", "agop", "bytes")}
         trace = []
         paused = [0.0]
-        start = time.perf_counter()
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        start = clock()
+        wall0 = time.perf_counter()
 
         def cb(it, info):
-            t = time.perf_counter()
+            t = clock()
             e = err(info["result"].predict(rows, cols))
             trace.append((it, round(t - start - paused[0], 2), e, info["lam"]))
-            print(f"  it {it} t={trace[-1][1]}s err={e:.2e} lam={info['lam']:.1e}", flush=True)
-            paused[0] += time.perf_counter() - t
+            wall = time.perf_counter() - wall0
+            print(
+                f"  it {it} {args.clock}={trace[-1][1]}s wall={wall:.0f}s err={e:.2e} "
+                f"lam={info['lam']:.1e} rss={peak_rss_gib():.2f}GiB",
+                flush=True,
+            )
+            paused[0] += clock() - t
             return t - start - paused[0] > args.limit
 
         res = lin_rfm_complete(
             P.problem, callback=cb, memory_limit=args.memory_limit, max_iter=args.max_iter, **kw
         )
-        secs = time.perf_counter() - start - paused[0]
+        secs = clock() - start - paused[0]
         reach = [t for it, t, e, _ in trace if e <= args.target]
         rec.update(
+            clock=args.clock,
             seconds=secs,
             n_iter=res.n_iter,
             converged=res.converged,
@@ -125,6 +133,10 @@ def main():
     ap.add_argument("--target", type=float, default=None)
     ap.add_argument("--max-iter", type=int, default=1000)
     ap.add_argument("--dtype", default=None)
+    ap.add_argument(
+        "--clock", choices=["wall", "cpu"], default="wall", help="lin-RFM's limit and times"
+    )
+    ap.add_argument("--timeout", type=float, default=None, help="kill a method after this")
     ap.add_argument("--memory-limit", type=float, default=4 * 2**30)
     args = ap.parse_args()
     for k, v in PROBLEMS[args.problem].items():
@@ -141,11 +153,12 @@ def main():
     )
     print(f"uptime: {os.popen('uptime').read().strip()}", flush=True)
     out = []
+    timeout = args.timeout or args.limit + (60 if args.problem == "square" else 600)
     for m in methods:
         cmd = [sys.executable, __file__, args.problem, "--method", m]
         for k in ("n", "d", "rank", "n_obs", "seed", "n_eval", "limit", "target", "max_iter"):
             cmd += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
-        cmd += ["--memory-limit", str(args.memory_limit)]
+        cmd += ["--memory-limit", str(args.memory_limit), "--clock", args.clock]
         if args.dtype:
             cmd += ["--dtype", args.dtype]
         t0 = time.perf_counter()
@@ -155,7 +168,7 @@ def main():
                 cmd,
                 capture_output=True,
                 text=True,
-                timeout=args.limit + (60 if args.problem == "square" else 600),
+                timeout=timeout,
                 check=False,
             )
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -164,8 +177,10 @@ def main():
             )
             if "status" in rec or "error" in rec:
                 print(proc.stdout[-3000:], proc.stderr[-3000:])
-        except subprocess.TimeoutExpired:
-            rec = {"method": m, "status": f"time limit hit ({args.limit:.0f} s)"}
+        except subprocess.TimeoutExpired as e:
+            rec = {"method": m, "status": f"killed after {timeout:.0f} s (time limit hit)"}
+            partial = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            rec["progress"] = [ln.strip() for ln in partial.splitlines() if ln.startswith("  it")]
         rec["wall_s"] = time.perf_counter() - t0
         print(json.dumps({k: v for k, v in rec.items() if k != "trace"}), flush=True)
         if "trace" in rec:
