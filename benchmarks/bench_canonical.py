@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--skip-loop", action="store_true", help="skip the slow loop baseline")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--dtype", default=None, help="working precision of lin-RFM (float32)")
+    ap.add_argument("--max-iter", type=int, default=1000)
     args = ap.parse_args()
     records = []
     for alpha in args.alphas:
@@ -64,7 +65,9 @@ def main():
             lin_rfm_complete(planted.problem, alpha=alpha, max_iter=2, **kw)  # warm-up
             to_target = _TimeToTarget(planted)
             t0, c0 = time.perf_counter(), time.process_time()
-            res = lin_rfm_complete(planted.problem, alpha=alpha, callback=to_target, **kw)
+            res = lin_rfm_complete(
+                planted.problem, alpha=alpha, callback=to_target, max_iter=args.max_iter, **kw
+            )
             secs = time.perf_counter() - t0 - to_target.paused
             cpu = time.process_time() - c0 - to_target.paused_cpu
             ev = planted.evaluate(res)

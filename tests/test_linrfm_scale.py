@@ -210,7 +210,7 @@ def test_thread_limit_and_progress_run(capsys):
 
 def test_chunked_prediction_equals_one_chunk():
     P = planted(60, 40, 2, 3.0, 0)
-    res = lin_rfm_complete(P.problem, variant="one-sided", max_iter=3, lam_rule="fixed")
+    res = run(P.problem, variant="one-sided", max_iter=3)
     r, c = P.unobserved()
     np.testing.assert_allclose(res.predict(r, c, chunk=7), res.predict(r, c), atol=1e-14)
     np.testing.assert_allclose(res.predict(r, c, max_nnz=20), res.predict(r, c), atol=1e-14)
