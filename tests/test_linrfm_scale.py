@@ -231,3 +231,20 @@ def test_bad_scale_parameters(kwargs, exc, match):
     P = planted(20, 15, 1, 3.0, 0)
     with pytest.raises(exc, match=match):
         lin_rfm_complete(P.problem, **kwargs)
+
+
+def test_generator_never_builds_the_matrix():
+    # 200,000 x 2,000 would be 3.2 GB dense; the generator must stay near its factors
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # most rows are empty at this sampling
+            P = make_completion(200_000, 2_000, 3, 20_000, random_state=0)
+        P.evaluate(lambda r, c: np.zeros(r.size), size=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert P.problem.n_obs == 20_000
+    assert peak < 100 * 2**20
