@@ -436,8 +436,9 @@ def lin_rfm_complete(
     variant : {'auto', 'one-sided', 'two-sided'}, default='auto'
         'one-sided' is the paper's update (rows regressed with the d x d kernel).
         'two-sided' alternates it with the same half-step on the columns (n x n kernel)
-        and converges in far fewer iterations. 'auto' chooses two-sided when both kernels
-        fit ``memory_limit``, one-sided otherwise.
+        and converges in far fewer iterations. 'auto' chooses two-sided when its estimate
+        fits ``memory_limit`` and one of its iterations costs at most 10 one-sided ones
+        (cost model of :func:`lin_rfm_plan`), one-sided otherwise.
     lam : float >= 0, default=1e-2
         Initial ridge, relative to the kernel's scale ``tr(K) / width`` (so it does not
         depend on the data's units).
