@@ -146,7 +146,16 @@ def test_float32_tracks_float64():
     assert P.evaluate(r64)["rel_error"] < 1e-5
 
 
-def test_singular_blocks_fall_back_to_least_squares():
+@pytest.fixture(params=["batched", "posv"])
+def solve_path(request, monkeypatch):
+    import linrfm.solvers._rowsolve as R
+
+    if request.param == "posv":
+        monkeypatch.setattr(R, "_POSV_MIN", 1)
+    return request.param
+
+
+def test_singular_blocks_fall_back_to_least_squares(solve_path):
     # a rank-1 kernel and no ridge: every block of size >= 2 is exactly singular
     rng = np.random.default_rng(0)
     v = rng.standard_normal(6)
@@ -167,7 +176,7 @@ def test_singular_blocks_fall_back_to_least_squares():
     np.testing.assert_allclose(np.einsum("mij,mj->mi", Kb, sol), rhs, atol=1e-10)
 
 
-def test_solver_pads_and_chunks_batches():
+def test_solver_pads_and_chunks_batches(solve_path):
     P = planted(70, 50, 2, 3.0, 0)
     prob = P.problem
     rng = np.random.default_rng(1)

