@@ -6,7 +6,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 import linrfm.solvers.linrfm as L
 from linrfm import ModelFitError, make_completion
-from linrfm.solvers.linrfm import eig_power, kernel_power, lin_rfm_complete, lin_rfm_step
+from linrfm.solvers.linrfm import (
+    eig_power,
+    kernel_power,
+    lin_rfm_complete,
+    lin_rfm_plan,
+    lin_rfm_step,
+)
 
 SHAPES = [(60, 50, 2), (80, 120, 3), (150, 100, 5), (100, 100, 1), (40, 200, 2)]
 
@@ -185,8 +191,14 @@ def test_auto_variant_follows_memory():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         assert lin_rfm_complete(P.problem, max_iter=3).params["variant"] == "two-sided"
-        res = lin_rfm_complete(P.problem, max_iter=3, memory_limit=1000)
+        opts = lin_rfm_plan(P.problem)["options"]
+        two = next(o["bytes"] for o in opts if o["variant"] == "two-sided")
+        one = min(o["bytes"] for o in opts if o["variant"] == "one-sided")
+        assert one < two
+        res = lin_rfm_complete(P.problem, max_iter=3, memory_limit=(one + two) / 2)
     assert res.params["variant"] == "one-sided"
+    with pytest.raises(MemoryError, match="needs an estimated .* memory_limit"):
+        lin_rfm_complete(P.problem, memory_limit=one / 2)
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,10 @@ class KernelResult(RecoveryResult):
     def _shift(self):
         return self.lam if self.replace else 0.0
 
-    def predict(self, rows, cols, chunk: int = 200_000):
+    def predict(self, rows, cols, chunk: int = 200_000, max_nnz: int = 2**22):
+        """Predicted entries, computed in chunks of at most ``chunk`` queries whose
+        coefficients total at most ``max_nnz`` (bounded memory for any number of queries).
+        """
         rows, cols = self._check_pairs(rows, cols)
         if self.side == "col":
             rows, cols = cols, rows
@@ -166,9 +169,14 @@ class KernelResult(RecoveryResult):
         K = self.kernel
         shift = self._shift()
         out = np.empty(rows.size, dtype=np.float64)
-        for s in range(0, rows.size, chunk):
-            r = rows[s : s + chunk]
-            c = cols[s : s + chunk]
+        cum = np.cumsum(np.diff(A.indptr)[rows])
+        s = 0
+        while s < rows.size:
+            base = cum[s - 1] if s else 0
+            e = int(np.searchsorted(cum, base + max_nnz, side="right"))
+            e = min(max(e, s + 1), s + chunk)
+            r = rows[s:e]
+            c = cols[s:e]
             sub = A[r]  # q x width, nnz = sum of |Omega_r|
             counts = np.diff(sub.indptr)
             q_of = np.repeat(np.arange(r.size), counts)
@@ -176,7 +184,8 @@ class KernelResult(RecoveryResult):
             kv = K[k_idx, c[q_of]]
             if shift:
                 kv = kv + shift * (k_idx == c[q_of])
-            out[s : s + chunk] = np.bincount(q_of, weights=sub.data * kv, minlength=r.size)
+            out[s:e] = np.bincount(q_of, weights=sub.data * kv, minlength=r.size)
+            s = e
         return out
 
     def to_dense(self):

@@ -3,13 +3,14 @@
 from .deep_linear import deep_matrix_factorization
 from .factorized_gd import factorized_gd
 from .irls import irls_complete, irls_sense
-from .linrfm import kernel_power, lin_rfm_complete
+from .linrfm import kernel_power, lin_rfm_complete, lin_rfm_plan
 from .nuclear import nuclear_norm_sense
 from .sensing import lin_rfm_sense
 from .softimpute import soft_impute
 
 __all__ = [
     "lin_rfm_complete",
+    "lin_rfm_plan",
     "kernel_power",
     "lin_rfm_sense",
     "irls_complete",

@@ -20,10 +20,19 @@ from ..problems import as_completion_problem
 from ..results import KernelResult, ModelFitError
 from ._rowsolve import LineSolver
 
-__all__ = ["lin_rfm_complete", "lin_rfm_step", "kernel_power", "LAMBDA_RULES", "VARIANTS"]
+__all__ = [
+    "lin_rfm_complete",
+    "lin_rfm_plan",
+    "lin_rfm_step",
+    "kernel_power",
+    "LAMBDA_RULES",
+    "VARIANTS",
+    "AGOP_PATHS",
+]
 
 LAMBDA_RULES = ("auto", "change", "fixed", "holdout", "decay")
 VARIANTS = ("auto", "one-sided", "two-sided")
+AGOP_PATHS = ("auto", "dense", "sparse")
 # The ridge rule moves the iterate in bursts (each decrease of the ridge shifts the fixed
 # point), so one quiet iteration proves little: convergence needs this many in a row.
 _WINDOW = 5
@@ -83,9 +92,145 @@ def lin_rfm_step(B, X, *, alpha: float = 0.5, lam: float, replace: bool = True, 
     return step.apply(kernel_power(G, float(alpha)), lam)[0]
 
 
-def _fit_budget_two_sided(n: int, d: int, memory_limit: float) -> bool:
-    """Whether both the n x n and the d x d kernel (plus their AGOPs) fit the budget."""
-    return 2 * 8 * (n * n + d * d) <= memory_limit
+_GiB = 2**30
+# The coefficient ('sparse') AGOP path measures the relative change of the iterate on at
+# most this many rows (all rows when there are fewer: then it is exact).
+_CHANGE_SAMPLE = 8192
+# Rough seconds per operation on one core, for the cost model (only ratios matter):
+# a dense matrix-product flop, a sparse-times-dense multiply-add (scipy), a sparse-sparse
+# multiply-add (scipy), a gathered kernel entry.
+_T_FLOP, _T_SPMM, _T_SPGEMM, _T_GATHER = 1 / 40e9, 0.7e-9, 15e-9, 10e-9
+
+
+def _side_cost(n_lines, width, counts):
+    """Seconds per half-step and bytes of one side (lines regressed with a width^2 kernel).
+
+    Returns a dict with the cost of the dense path (holds the n_lines x width iterate) and
+    of the coefficient path (AGOP from the solve coefficients, no dense iterate).
+    """
+    n_obs = float(np.sum(counts))
+    sq = float(np.sum(counts.astype(np.float64) ** 2))
+    solves = sq * _T_GATHER + float(np.sum(counts.astype(np.float64) ** 3)) * _T_FLOP
+    dense_t = 2.0 * n_lines * width**2 * _T_FLOP + n_obs * width * _T_SPMM + solves
+    sparse_t = 4.0 * width**3 * _T_FLOP + sq * _T_SPGEMM + solves
+    return {"dense_time": dense_t, "sparse_time": sparse_t}
+
+
+def _obs_bytes(n_obs, sum_sq, itemsize):
+    # problem arrays are the caller's; the solver adds index/pattern/padding arrays and
+    # a few coefficient vectors, plus one batch of gathered blocks
+    return n_obs * (48 + 3 * itemsize) + min(sum_sq, 2**22) * (8 + 2 * itemsize)
+
+
+def lin_rfm_plan(
+    X,
+    *,
+    variant: str = "auto",
+    agop: str = "auto",
+    dtype=None,
+    memory_limit: float = 2 * _GiB,
+    shape=None,
+) -> dict:
+    """How :func:`lin_rfm_complete` will run on ``X``, and what it will cost.
+
+    The variant, the side of the kernel and the AGOP path are chosen by a cost model
+    (seconds per iteration, from operation counts) under the memory budget.
+
+    Parameters
+    ----------
+    X : completion input (see :func:`lin_rfm_complete`)
+    variant : {'auto', 'one-sided', 'two-sided'}
+    agop : {'auto', 'dense', 'sparse'}
+    dtype : {None, 'float64', 'float32'}
+    memory_limit : float
+        Bytes the solver's working arrays may take.
+    shape : tuple of int, optional
+
+    Returns
+    -------
+    dict
+        ``variant``, ``side`` ('row': the kernel is d x d; 'col': one-sided on the
+        transpose, n x n kernel), ``agop`` ('dense' or 'sparse'), ``bytes`` (estimated
+        peak working memory), ``seconds_per_iter`` (model, one core) and the
+        alternatives considered (``options``).
+    """
+    prob = as_completion_problem(X, shape)
+    check_option(variant, "variant", VARIANTS)
+    check_option(agop, "agop", AGOP_PATHS)
+    check_scalar(memory_limit, "memory_limit", low=0, low_inclusive=False)
+    return _plan(prob, variant, agop, _check_dtype(dtype), float(memory_limit))
+
+
+def _plan(prob, variant, agop, dtype, memory_limit):
+    n, d = prob.shape
+    s = np.dtype(dtype).itemsize
+    sq = max(
+        float(np.sum(prob.row_counts.astype(np.float64) ** 2)),
+        float(np.sum(prob.col_counts.astype(np.float64) ** 2)),
+    )
+    obs = _obs_bytes(prob.n_obs, sq, s)
+    rc = _side_cost(n, d, prob.row_counts)  # rows regressed, d x d kernel
+    cc = _side_cost(d, n, prob.col_counts)  # columns regressed, n x n kernel
+    options = []
+    for side, c, lines, width in (("row", rc, n, d), ("col", cc, d, n)):
+        dense_bytes = 3 * n * d * s + 3 * width * width * s + obs
+        sparse_bytes = 8 * width * width * s + 2 * min(_CHANGE_SAMPLE, lines) * width * s + obs
+        options.append(("one-sided", side, "dense", c["dense_time"], dense_bytes))
+        options.append(("one-sided", side, "sparse", c["sparse_time"], sparse_bytes))
+    two_bytes = 3 * n * d * s + 3 * max(n, d) ** 2 * s + 2 * obs
+    options.append(("two-sided", "row", "dense", rc["dense_time"] + cc["dense_time"], two_bytes))
+    if variant != "auto":
+        options = [o for o in options if o[0] == variant]
+    if agop != "auto":
+        options = [o for o in options if o[2] == agop]
+    if not options:
+        raise ValueError(
+            f"variant={variant!r} with agop={agop!r} is not available: the two-sided "
+            "variant needs the dense iterate (agop='dense' or 'auto')."
+        )
+    fits = [o for o in options if o[4] <= memory_limit]
+    if not fits:
+        best = min(options, key=lambda o: o[4])
+        raise MemoryError(
+            f"lin-RFM on a {n} x {d} matrix with {prob.n_obs} observations needs an "
+            f"estimated {best[4] / _GiB:.2f} GiB at the least (variant={best[0]!r}, "
+            f"agop={best[2]!r}, dtype={np.dtype(dtype).name}), more than "
+            f"memory_limit={memory_limit / _GiB:.2f} GiB. Raise memory_limit, or try "
+            "dtype='float32', variant='one-sided' or agop='sparse'."
+        )
+    one = [o for o in fits if o[0] == "one-sided"]
+    two = [o for o in fits if o[0] == "two-sided"]
+    best_one = min(one, key=lambda o: o[3]) if one else None
+    # Two-sided needs ~10x fewer iterations (benchmarks/README.md): worth up to 10x the
+    # cost of one iteration.
+    if two and (best_one is None or two[0][3] <= 10 * best_one[3]):
+        pick = two[0]
+    else:
+        pick = best_one
+    return {
+        "variant": pick[0],
+        "side": pick[1],
+        "agop": pick[2],
+        "seconds_per_iter": pick[3],
+        "bytes": pick[4],
+        "options": [
+            dict(zip(("variant", "side", "agop", "seconds_per_iter", "bytes"), o)) for o in options
+        ],
+    }
+
+
+def _check_dtype(dtype):
+    if dtype is None:
+        return np.float64
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(
+            f"The 'dtype' parameter must be None, 'float32' or 'float64'; got {dtype!r}."
+        )
+    return dt.type
 
 
 class _HalfStep:
@@ -99,14 +244,19 @@ class _HalfStep:
         self.width = width
         self.n_lines = n_lines
 
-    def __call__(self, B: np.ndarray, lam_rel: float):
-        """Return (new B, coefficient matrix, kernel, absolute lambda)."""
-        G = (B.T @ B) / self.n_lines
+    def kernel(self, G: np.ndarray, lam_rel: float):
+        """Kernel ``G^(2 alpha)`` and the absolute ridge for a relative one."""
         K = kernel_power(G, self.alpha)
-        scale = np.trace(K) / self.width
+        scale = float(np.trace(K)) / self.width
         if not np.isfinite(scale):
             raise ModelFitError("The kernel holds NaN or inf; the iteration diverged.")
         lam = lam_rel * scale if scale > 0 else lam_rel
+        return K, lam
+
+    def __call__(self, B: np.ndarray, lam_rel: float):
+        """Return (new B, coefficient matrix, kernel, absolute lambda)."""
+        G = (B.T @ B) / self.n_lines
+        K, lam = self.kernel(G, lam_rel)
         return self.apply(K, lam)
 
     def apply(self, K: np.ndarray, lam: float):
@@ -118,6 +268,134 @@ class _HalfStep:
             # B = A (K + lam I): on the observed pattern this restores y exactly.
             Bn[self.lines, self.solver.idx] += lam * coef
         return Bn, A, K, lam
+
+
+def _rel_change(B, B_prev, chunk=4096):
+    """``||B - B_prev||_F / ||B_prev||_F`` in row chunks (no n x d temporary)."""
+    num = den = 0.0
+    for s in range(0, B.shape[0], chunk):
+        P = B_prev[s : s + chunk].astype(np.float64, copy=False)
+        num += float(np.sum((B[s : s + chunk] - P) ** 2))
+        den += float(np.sum(P**2))
+    return np.sqrt(num / den) if den > 0 else np.inf
+
+
+class _DenseEngine:
+    """The iterate held densely: one-sided (rows) or two-sided (rows then columns)."""
+
+    def __init__(self, prob, alpha, replace, two_sided, dtype, init):
+        n, d = prob.shape
+        self.shape = (n, d)
+        self.replace = replace
+        self.row_step = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace)
+        self.col_step = None
+        if two_sided:
+            order = np.lexsort((prob.rows, prob.cols))
+            self.col_step = _HalfStep(
+                prob.cols[order], prob.rows[order], prob.values[order], d, n, alpha, replace
+            )
+        if init is not None:
+            self.B = np.asarray(init.to_dense(), dtype=dtype)
+        else:
+            self.B = np.zeros((n, d), dtype=dtype)
+            self.B[prob.rows, prob.cols] = prob.values
+        self.A = self.K = None
+        self.lam_abs = 0.0
+        self.side = "row"
+
+    def step(self, lam_rel):
+        B_prev = self.B
+        B, self.A, self.K, self.lam_abs = self.row_step(B_prev, lam_rel)
+        self.side = "row"
+        if self.col_step is not None:
+            Bt, self.A, self.K, self.lam_abs = self.col_step(B.T, lam_rel)
+            B = Bt.T
+            self.side = "col"
+        self.B = B
+        return _rel_change(B, B_prev)
+
+    def snapshot(self):
+        return self.side, self.A, self.K, self.lam_abs
+
+    def values_at(self, rows, cols):
+        return self.B[rows, cols]
+
+
+class _SparseEngine:
+    """One-sided lin-RFM with no dense iterate (DESIGN.md, "Cost and scale").
+
+    The state is the sparse coefficient matrix ``A`` and the kernel ``K``; the completion is
+    ``B = A (K + lam I)`` and its AGOP ``(K + lam I) (A^T A) (K + lam I) / n``.
+    """
+
+    def __init__(self, prob, alpha, replace, dtype, init, random_state=0):
+        n, d = prob.shape
+        self.shape = (n, d)
+        self.n = n
+        self.replace = replace
+        self.dtype = dtype
+        self.step_ = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace)
+        solver = self.step_.solver
+        if n <= _CHANGE_SAMPLE:
+            self.sample = None
+        else:
+            rng = np.random.default_rng(random_state)
+            self.sample = np.sort(rng.choice(n, _CHANGE_SAMPLE, replace=False))
+        if init is None:
+            values = prob.values.astype(dtype)
+            A0 = solver.coef_matrix(values)
+            self.G = (solver.gram(values) / n).astype(dtype)
+            self.B_rows = self._rows(A0).toarray()
+        elif init.side == "row":
+            shift = init.lam if init.replace else 0.0
+            Kl = np.asarray(init.kernel, dtype=dtype) + shift * np.eye(d, dtype=dtype)
+            S = np.asarray((init.coef.T @ init.coef).toarray(), dtype=dtype)
+            self.G = Kl @ (S @ Kl) / n
+            self.B_rows = np.asarray(self._rows(init.coef) @ Kl)
+        else:
+            B = np.asarray(init.to_dense(), dtype=dtype)
+            self.G = B.T @ B / n
+            self.B_rows = B if self.sample is None else B[self.sample]
+        self.A = self.K = None
+        self.lam_abs = 0.0
+
+    def _rows(self, A):
+        return A if self.sample is None else A[self.sample]
+
+    def step(self, lam_rel):
+        hs = self.step_
+        K, lam = hs.kernel(self.G, lam_rel)
+        coef = hs.solver.solve(K, lam)
+        A = hs.solver.coef_matrix(coef)
+        shift = lam if self.replace else 0.0
+        Kl = K + shift * np.eye(K.shape[0], dtype=K.dtype) if shift else K
+        S = hs.solver.gram(coef)
+        G = Kl @ (S @ Kl)
+        # symmetrize: rounding makes the product slightly asymmetric, and the iteration
+        # amplifies an asymmetric part (it diverges without this)
+        self.G = (G + G.T) / (2 * self.n)
+        B_rows = np.asarray(self._rows(A) @ Kl)
+        change = _rel_change(B_rows, self.B_rows)
+        self.B_rows = B_rows
+        self.A, self.K, self.lam_abs = A, K, lam
+        return change
+
+    def snapshot(self):
+        return "row", self.A, self.K, self.lam_abs
+
+    def values_at(self, rows, cols):
+        side, A, K, lam = self.snapshot()
+        return KernelResult(
+            shape=self.shape, side=side, coef=A, kernel=K, lam=lam, replace=self.replace
+        ).predict(rows, cols)
+
+
+def _transposed(res: KernelResult) -> KernelResult:
+    """The same KernelResult read as the transposed matrix."""
+    out = KernelResult(**{f: getattr(res, f) for f in res.__dataclass_fields__})
+    out.shape = tuple(res.shape)[::-1]
+    out.side = "col" if res.side == "row" else "row"
+    return out
 
 
 def lin_rfm_complete(
@@ -139,6 +417,10 @@ def lin_rfm_complete(
     callback=None,
     progress: bool = False,
     random_state=None,
+    agop: str = "auto",
+    dtype=None,
+    n_threads: int | None = None,
+    device=None,
 ) -> KernelResult:
     """Complete a partially observed matrix with lin-RFM.
 
@@ -154,8 +436,9 @@ def lin_rfm_complete(
     variant : {'auto', 'one-sided', 'two-sided'}, default='auto'
         'one-sided' is the paper's update (rows regressed with the d x d kernel).
         'two-sided' alternates it with the same half-step on the columns (n x n kernel)
-        and converges in far fewer iterations. 'auto' chooses two-sided when both kernels
-        fit ``memory_limit``, one-sided otherwise.
+        and converges in far fewer iterations. 'auto' chooses two-sided when its estimate
+        fits ``memory_limit`` and one of its iterations costs at most 10 one-sided ones
+        (cost model of :func:`lin_rfm_plan`), one-sided otherwise.
     lam : float >= 0, default=1e-2
         Initial ridge, relative to the kernel's scale ``tr(K) / width`` (so it does not
         depend on the data's units).
@@ -187,7 +470,9 @@ def lin_rfm_complete(
     shape : tuple of int, optional
         Shape of the matrix, required for triple input.
     memory_limit : float, default=2 GiB
-        Bytes the kernels may take; decides 'auto'.
+        Bytes the solver's working arrays may take. The plan (variant, side of the
+        kernel, AGOP path; see :func:`lin_rfm_plan`) is chosen among those whose estimate
+        fits; a ``MemoryError`` is raised before any work when none does.
     init : KernelResult, optional
         Warm start from a previous result on the same shape.
     callback : callable, optional
@@ -198,6 +483,20 @@ def lin_rfm_complete(
         Show a tqdm progress bar.
     random_state : None, int or numpy.random.Generator
         Used by 'holdout' to choose the held-out observations.
+    agop : {'auto', 'dense', 'sparse'}, default='auto'
+        How the AGOP is computed. 'dense' holds the completed n x d matrix ``B`` and forms
+        ``B^T B / n``; 'sparse' holds only the solve coefficients ``A`` (sparse, on the
+        observed pattern) and the kernel, with ``B = A (K + lam I)`` and
+        ``G = (K + lam I) (A^T A) (K + lam I) / n`` (memory O(d^2 + |Omega|); one-sided
+        only; the relative change is then measured on a fixed sample of at most 8192
+        rows). 'auto' chooses by a cost model. With ``variant='one-sided'``, 'auto' also
+        puts the kernel on the cheaper side (the transpose when that is cheaper).
+    dtype : {None, 'float64', 'float32'}, default=None
+        Working precision (None: float64).
+    n_threads : int, optional
+        Limit BLAS threads during the fit (threadpoolctl); None leaves them as they are.
+    device : None
+        Reserved for array backends other than NumPy.
 
     Returns
     -------
@@ -232,11 +531,23 @@ def lin_rfm_complete(
         raise TypeError(f"The 'replace' parameter must be a bool; got {replace!r}.")
     if callback is not None and not callable(callback):
         raise TypeError("The 'callback' parameter must be callable or None.")
+    if n_threads is not None:
+        check_scalar(n_threads, "n_threads", kind=numbers.Integral, low=1)
+    check_option(agop, "agop", AGOP_PATHS)
+    check_scalar(memory_limit, "memory_limit", low=0, low_inclusive=False)
+    dtype = _check_dtype(dtype)
+    if device is not None:
+        raise ValueError(f"The 'device' parameter must be None for NumPy input; got {device!r}.")
     alpha = float(alpha)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
-    if variant == "auto":
-        variant = "two-sided" if _fit_budget_two_sided(n, d, memory_limit) else "one-sided"
+    if init is not None and (not isinstance(init, KernelResult) or tuple(init.shape) != (n, d)):
+        raise ValueError(
+            f"init must be a KernelResult of shape {(n, d)}; got {type(init).__name__}"
+            f" of shape {getattr(init, 'shape', None)}."
+        )
+    plan = _plan(prob, variant, agop, dtype, float(memory_limit))
+    variant = plan["variant"]
     if lam_rule == "auto":
         lam_rule = "change" if variant == "two-sided" else "fixed"
 
@@ -244,32 +555,43 @@ def lin_rfm_complete(
     if lam_rule == "holdout":
         prob, val = prob.split(val_fraction, check_random_state(random_state))
 
-    row_step = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace)
-    col_step = None
-    if variant == "two-sided":
-        order = np.lexsort((prob.rows, prob.cols))
-        col_step = _HalfStep(
-            prob.cols[order], prob.rows[order], prob.values[order], d, n, alpha, replace
-        )
-
-    if init is not None:
-        if not isinstance(init, KernelResult) or tuple(init.shape) != (n, d):
-            raise ValueError(
-                f"init must be a KernelResult of shape {(n, d)}; got {type(init).__name__}"
-                f" of shape {getattr(init, 'shape', None)}."
-            )
-        B = init.to_dense()
-        lam_rel = float(init.params.get("lam_final", lam))
+    transpose = plan["side"] == "col"
+    if transpose:
+        prob = prob.transpose()
+        init = _transposed(init) if init is not None else None
+        if val is not None:
+            val = val.transpose()
+    if plan["agop"] == "sparse":
+        engine = _SparseEngine(prob, alpha, replace, dtype, init)
     else:
-        B = np.zeros((n, d))
-        B[prob.rows, prob.cols] = prob.values
-        lam_rel = float(lam)
+        engine = _DenseEngine(prob, alpha, replace, variant == "two-sided", dtype, init)
+    lam_rel = float(init.params.get("lam_final", lam)) if init is not None else float(lam)
+
+    limits = None
+    if n_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(limits=int(n_threads), user_api="blas")
 
     history = {"rel_change": [], "lam": []}
     if val is not None:
         history["val_rel_error"] = []
         val_norm = np.linalg.norm(val.values)
         best_val, stale = np.inf, 0
+
+    def as_result(**kw):
+        side, A, K, lam_abs = engine.snapshot()
+        res = KernelResult(
+            shape=prob.shape,
+            method="lin-rfm",
+            side=side,
+            coef=A,
+            kernel=K,
+            lam=lam_abs,
+            replace=replace,
+            **kw,
+        )
+        return _transposed(res) if transpose else res
 
     bar = None
     if progress:
@@ -279,20 +601,9 @@ def lin_rfm_complete(
 
     converged = False
     it = 0
-    A = K = None
-    lam_abs = 0.0
-    side = "row"
     try:
         for it in range(1, max_iter + 1):
-            B_prev = B
-            B, A, K, lam_abs = row_step(B, lam_rel)
-            side = "row"
-            if col_step is not None:
-                Bt, A, K, lam_abs = col_step(B.T, lam_rel)
-                B = Bt.T
-                side = "col"
-            norm_prev = np.linalg.norm(B_prev)
-            change = np.linalg.norm(B - B_prev) / norm_prev if norm_prev > 0 else np.inf
+            change = engine.step(lam_rel)
             if not np.isfinite(change):
                 raise ModelFitError(
                     f"lin-RFM iterate became non-finite at iteration {it}; try a larger "
@@ -312,7 +623,8 @@ def lin_rfm_complete(
             info = {"iteration": it, "rel_change": change, "lam": lam_rel}
             stop_val = False
             if val is not None:
-                verr = float(np.linalg.norm(B[val.rows, val.cols] - val.values) / val_norm)
+                fitted = engine.values_at(val.rows, val.cols)
+                verr = float(np.linalg.norm(fitted - val.values) / val_norm)
                 history["val_rel_error"].append(verr)
                 info["val_rel_error"] = verr
                 if verr < best_val * (1 - 1e-3):
@@ -327,30 +639,25 @@ def lin_rfm_complete(
                 lam_rel = max(lam_min, lam_rel / 10)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(change=f"{change:.2e}", lam=f"{lam_rel:.1e}", refresh=False)
-            if settled:
-                converged = True
-                break
-            if stop_val:
+                bar.set_postfix(
+                    change=f"{change:.2e}",
+                    lam=f"{lam_rel:.1e}",
+                    elapsed=f"{time.perf_counter() - t0:.1f}s",
+                    refresh=False,
+                )
+            if settled or stop_val:
                 converged = True
                 break
             if callback is not None:
                 # a light snapshot (references, no copies) to predict from the iterate
-                info["result"] = KernelResult(
-                    shape=(n, d),
-                    n_iter=it,
-                    method="lin-rfm",
-                    side=side,
-                    coef=A,
-                    kernel=K,
-                    lam=lam_abs,
-                    replace=replace,
-                )
-            if callback is not None and callback(it, info):
-                break
+                info["result"] = as_result(n_iter=it)
+                if callback(it, info):
+                    break
     finally:
         if bar is not None:
             bar.close()
+        if limits is not None:
+            limits.restore_original_limits()
 
     if not converged and it >= max_iter:
         warnings.warn(
@@ -371,18 +678,15 @@ def lin_rfm_complete(
         "replace": replace,
         "tol": tol,
         "max_iter": max_iter,
+        "agop": plan["agop"],
+        "kernel_side": plan["side"],
+        "dtype": np.dtype(dtype).name,
+        "memory_estimate": plan["bytes"],
     }
-    return KernelResult(
-        shape=(n, d),
+    return as_result(
         n_iter=it,
         converged=converged,
         history=history,
         elapsed=time.perf_counter() - t0,
-        method="lin-rfm",
         params=params,
-        side=side,
-        coef=A,
-        kernel=K,
-        lam=lam_abs,
-        replace=replace,
     )

@@ -1,0 +1,259 @@
+"""The fast paths of lin-RFM (batched solves, AGOP from the coefficients, the transposed
+side, float32, thread limits) against a plain per-row dense implementation."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from linrfm import make_completion
+from linrfm.solvers._rowsolve import LineSolver, _batched_spd_solve
+from linrfm.solvers.linrfm import eig_power, lin_rfm_complete, lin_rfm_plan
+
+
+def planted(n, d, r, rho, seed, **kw):
+    n_obs = int(np.ceil(rho * r * (n + d - r)))
+    return make_completion(n, d, r, n_obs, min_per_line=r, random_state=seed, **kw)
+
+
+def plain_one_sided(prob, alpha, lam_rel, n_iter, replace=True):
+    """The update of DESIGN.md written row by row with a dense iterate."""
+    n, d = prob.shape
+    B = np.zeros((n, d))
+    B[prob.rows, prob.cols] = prob.values
+    for _ in range(n_iter):
+        G = B.T @ B / n
+        K = G if alpha == 0.5 else eig_power(G, alpha)
+        lam = lam_rel * np.trace(K) / d
+        Bn = np.zeros((n, d))
+        for i in range(n):
+            o = prob.cols[prob.rows == i]
+            y = prob.values[prob.rows == i]
+            if o.size == 0:
+                continue
+            a = np.linalg.solve(K[np.ix_(o, o)] + lam * np.eye(o.size), y)
+            Bn[i] = a @ K[o, :]
+            if replace:
+                Bn[i, o] = y
+        B = Bn
+    return B
+
+
+def run(prob, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return lin_rfm_complete(prob, tol=1e-30, lam_rule="fixed", **kw)
+
+
+@pytest.mark.parametrize("agop", ["dense", "sparse"])
+@pytest.mark.parametrize("alpha, replace", [(0.5, True), (1.0, True), (0.4, True), (0.5, False)])
+def test_fast_paths_equal_plain_update(agop, alpha, replace, seed):
+    P = planted(45, 30, 2, 3.0, seed)
+    ref = plain_one_sided(P.problem, alpha, 0.05, 4, replace)
+    res = run(
+        P.problem,
+        variant="one-sided",
+        agop=agop,
+        alpha=alpha,
+        lam=0.05,
+        max_iter=4,
+        replace=replace,
+        memory_limit=2**40,
+    )
+    assert res.params["agop"] == agop and res.params["kernel_side"] == "row"
+    np.testing.assert_allclose(res.to_dense(), ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+
+
+def test_sparse_and_dense_histories_agree():
+    P = planted(50, 40, 2, 3.0, 0)
+    kw = dict(variant="one-sided", max_iter=6, lam=0.02)
+    dense = run(P.problem, agop="dense", **kw)
+    sparse = run(P.problem, agop="sparse", **kw)
+    np.testing.assert_allclose(sparse.history["rel_change"], dense.history["rel_change"], rtol=1e-8)
+    r, c = P.unobserved()
+    np.testing.assert_allclose(sparse.predict(r, c), dense.predict(r, c), atol=1e-10)
+
+
+def test_sparse_path_measures_change_on_a_row_sample(monkeypatch):
+    import linrfm.solvers.linrfm as L
+
+    P = planted(120, 30, 2, 3.0, 1)
+    dense = run(P.problem, variant="one-sided", agop="dense", max_iter=5)
+    monkeypatch.setattr(L, "_CHANGE_SAMPLE", 60)
+    sparse = run(P.problem, variant="one-sided", agop="sparse", max_iter=5)
+    # same iterates (fixed ridge), the change estimated from half of the rows
+    np.testing.assert_allclose(sparse.to_dense(), dense.to_dense(), atol=1e-10)
+    ratio = np.array(sparse.history["rel_change"]) / np.array(dense.history["rel_change"])
+    assert np.all(np.abs(ratio - 1) < 0.5)
+
+
+def test_wide_one_sided_puts_the_kernel_on_the_short_side():
+    P = planted(30, 120, 2, 3.0, 0)
+    plan = lin_rfm_plan(P.problem, variant="one-sided")
+    assert plan["side"] == "col"
+    res = run(P.problem, variant="one-sided", max_iter=4, lam=0.05)
+    assert res.params["kernel_side"] == "col" and res.side == "col"
+    assert res.kernel.shape == (30, 30)
+    # one-sided on the transpose is the plain update on the transposed problem
+    ref = plain_one_sided(P.problem.transpose(), 0.5, 0.05, 4).T
+    np.testing.assert_allclose(res.to_dense(), ref, atol=1e-10 * np.abs(ref).max())
+    np.testing.assert_allclose(
+        res.predict(P.problem.rows, P.problem.cols), P.problem.values, atol=1e-10
+    )
+
+
+def test_cost_model_picks_sparse_agop_and_one_sided_for_tall():
+    P = planted(20000, 200, 2, 4.0, 0)
+    plan = lin_rfm_plan(P.problem)
+    assert (plan["variant"], plan["side"], plan["agop"]) == ("one-sided", "row", "sparse")
+    square = lin_rfm_plan(planted(300, 300, 2, 4.0, 0).problem)
+    assert (square["variant"], square["agop"]) == ("two-sided", "dense")
+
+
+def test_sparse_path_recovers_tall_matrix(seed):
+    # one-sided converges linearly: 80 iterations reach ~1e-3 (margin 10x, 3 seeds)
+    P = planted(1500, 30, 2, 4.0, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = lin_rfm_complete(
+            P.problem, variant="one-sided", agop="sparse", lam=1e-3, tol=1e-8, max_iter=80
+        )
+    assert P.evaluate(res, size=5000)["rel_error"] < 1e-2
+
+
+def test_warm_start_on_the_sparse_path():
+    P = planted(400, 30, 2, 3.0, 0)
+    kw = dict(variant="one-sided", agop="sparse", lam=0.05)
+    first = run(P.problem, max_iter=3, **kw)
+    warm = run(P.problem, max_iter=2, init=first, **kw)
+    straight = run(P.problem, max_iter=5, **kw)
+    np.testing.assert_allclose(warm.to_dense(), straight.to_dense(), atol=1e-10)
+    # a two-sided (column-side) result warm-starts the sparse path too
+    two = run(P.problem, variant="two-sided", max_iter=2)
+    assert two.side == "col"
+    res = run(P.problem, max_iter=1, init=two, **kw)
+    assert np.all(np.isfinite(res.to_dense()))
+
+
+def test_float32_tracks_float64():
+    P = planted(80, 60, 2, 3.0, 0)
+    r64 = lin_rfm_complete(P.problem)
+    # float32's change cannot fall below ~1e-4: stop there
+    r32 = lin_rfm_complete(P.problem, dtype="float32", tol=1e-3)
+    assert r32.params["dtype"] == "float32" and r32.kernel.dtype == np.float32
+    assert P.evaluate(r32)["rel_error"] < 1e-2
+    assert P.evaluate(r64)["rel_error"] < 1e-5
+
+
+@pytest.fixture(params=["batched", "posv"])
+def solve_path(request, monkeypatch):
+    import linrfm.solvers._rowsolve as R
+
+    if request.param == "posv":
+        monkeypatch.setattr(R, "_POSV_MIN", 1)
+    return request.param
+
+
+def test_singular_blocks_fall_back_to_least_squares(solve_path):
+    # a rank-1 kernel and no ridge: every block of size >= 2 is exactly singular
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal(6)
+    K = np.outer(v, v)
+    lines = np.array([0, 0, 0, 1, 1, 2])
+    idx = np.array([0, 2, 3, 1, 4, 5])
+    y = v[idx] * np.array([2.0, 2.0, 2.0, -1.0, -1.0, 3.0])  # consistent systems
+    s = LineSolver(lines, idx, y, 3, 6)
+    coef = s.solve(K, 0.0)
+    assert np.all(np.isfinite(coef))
+    for i in range(3):
+        o = idx[lines == i]
+        np.testing.assert_allclose(K[np.ix_(o, o)] @ coef[lines == i], y[lines == i], atol=1e-10)
+    # a stack mixing a singular and a regular block
+    Kb = np.stack([np.outer(v[:3], v[:3]), np.eye(3)])
+    rhs = np.stack([v[:3], np.ones(3)])
+    sol = _batched_spd_solve(Kb, rhs)
+    np.testing.assert_allclose(np.einsum("mij,mj->mi", Kb, sol), rhs, atol=1e-10)
+
+
+def test_solver_pads_and_chunks_batches(solve_path):
+    P = planted(70, 50, 2, 3.0, 0)
+    prob = P.problem
+    rng = np.random.default_rng(1)
+    M = rng.standard_normal((50, 50))
+    K = M @ M.T / 50
+    big = LineSolver(prob.rows, prob.cols, prob.values, 70, 50)
+    small = LineSolver(prob.rows, prob.cols, prob.values, 70, 50, max_block_elements=50)
+    assert len(small.batches) > len(big.batches)
+    ref = np.concatenate(
+        [
+            np.linalg.solve(
+                K[np.ix_(prob.cols[prob.rows == i], prob.cols[prob.rows == i])]
+                + 0.1 * np.eye(np.sum(prob.rows == i)),
+                prob.values[prob.rows == i],
+            )
+            for i in range(70)
+        ]
+    )
+    np.testing.assert_allclose(big.solve(K, 0.1), ref, atol=1e-10)
+    np.testing.assert_allclose(small.solve(K, 0.1), ref, atol=1e-10)
+    u, v = rng.standard_normal((2, prob.n_obs))
+    A, C = big.coef_matrix(u), big.coef_matrix(v)
+    np.testing.assert_allclose(big.gram(u), (A.T @ A).toarray(), atol=1e-12)
+    quad = sum(
+        u[prob.rows == i]
+        @ K[np.ix_(prob.cols[prob.rows == i], prob.cols[prob.rows == i])]
+        @ v[prob.rows == i]
+        for i in range(70)
+    )
+    assert small.block_quadratic(K, u, v) == pytest.approx(quad, rel=1e-12)
+    assert C.shape == (70, 50)
+
+
+def test_thread_limit_and_progress_run(capsys):
+    P = planted(40, 30, 2, 3.0, 0)
+    a = lin_rfm_complete(P.problem, n_threads=1, progress=True)
+    b = lin_rfm_complete(P.problem)
+    np.testing.assert_allclose(a.to_dense(), b.to_dense(), atol=1e-12)
+
+
+def test_chunked_prediction_equals_one_chunk():
+    P = planted(60, 40, 2, 3.0, 0)
+    res = run(P.problem, variant="one-sided", max_iter=3)
+    r, c = P.unobserved()
+    np.testing.assert_allclose(res.predict(r, c, chunk=7), res.predict(r, c), atol=1e-14)
+    np.testing.assert_allclose(res.predict(r, c, max_nnz=20), res.predict(r, c), atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(agop="csr"), ValueError, "'agop' parameter must be one of"),
+        (dict(dtype="float16"), ValueError, "'dtype' parameter must be None, 'float32'"),
+        (dict(n_threads=0), ValueError, "'n_threads'"),
+        (dict(memory_limit=-1), ValueError, "'memory_limit'"),
+        (dict(variant="two-sided", agop="sparse"), ValueError, "two-sided variant needs"),
+        (dict(device="cuda"), ValueError, "'device' parameter"),
+    ],
+)
+def test_bad_scale_parameters(kwargs, exc, match):
+    P = planted(20, 15, 1, 3.0, 0)
+    with pytest.raises(exc, match=match):
+        lin_rfm_complete(P.problem, **kwargs)
+
+
+def test_generator_never_builds_the_matrix():
+    # 200,000 x 2,000 would be 3.2 GB dense; the generator must stay near its factors
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # most rows are empty at this sampling
+            P = make_completion(200_000, 2_000, 3, 20_000, random_state=0)
+        P.evaluate(lambda r, c: np.zeros(r.size), size=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert P.problem.n_obs == 20_000
+    assert peak < 100 * 2**20
