@@ -9,7 +9,9 @@ default) and a number of measurements from 1x to 6x the degrees of freedom
 * ``gd_small``: gradient descent on the factors from a small random start (scale 1e-3);
 * ``linrfm``: lin-RFM where the problem is linear in X (``lin_rfm_complete`` for
   completion, ``linrfm.solvers.sensing.lin_rfm_sense`` for the others when installed);
-* ``softimpute``: nuclear-norm completion (completion only).
+* ``softimpute``: nuclear-norm completion (completion only);
+* ``nuclear``: nuclear-norm sensing (:func:`~linrfm.solvers.nuclear.nuclear_norm_sense`) for
+  the classes with a squared loss other than completion.
 
 Recorded per run: relative error against the planted truth (measured here, outside the
 solvers), the curvature at the solution (exact Hessian trace; Gauss-Newton term for the
@@ -35,13 +37,15 @@ __all__ = ["register", "run_study", "summarize", "compare_traces", "METHODS"]
 
 log = logging.getLogger(__name__)
 
-METHODS = ["flat", "gd_large", "gd_small", "linrfm", "softimpute"]
+METHODS = ["flat", "gd_large", "gd_small", "linrfm", "softimpute", "nuclear"]
 SUCCESS = 1e-3
 
 
 def _applies(kind, method):
     if method == "softimpute":
         return kind == "completion"
+    if method == "nuclear":  # nuclear norm with a squared loss: not for the l1 (robust) class
+        return kind not in ("completion", "robust")
     return True
 
 
@@ -88,6 +92,10 @@ def run_trial(params, *, n, rank, width, gd_iter):
 
             op = prob.operator
             res = soft_impute(MatrixCompletion(op.rows, op.cols, prob.y, prob.shape))
+        elif method == "nuclear":
+            from ..solvers.nuclear import nuclear_norm_sense
+
+            res = nuclear_norm_sense(prob.sensing)
         elif method == "linrfm":
             if kind == "completion":
                 from ..problems import MatrixCompletion
