@@ -46,6 +46,9 @@ def test_every_parameter_is_passed_through(monkeypatch):
         memory_limit=10**9,
         progress=False,
         random_state=4,
+        agop="dense",
+        dtype="float64",
+        n_threads=1,
     )
     assert set(params) == set(names)
     X = make_completion(20, 15, 1, 100, random_state=0).problem.to_sparse()

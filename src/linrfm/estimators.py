@@ -41,6 +41,9 @@ class LinRFMCompleter(BaseEstimator):
     memory_limit : float, default=2**31
     progress : bool, default=False
     random_state : None or int, default=None
+    agop : {'auto', 'dense', 'sparse'}, default='auto'
+    dtype : None, 'float32' or 'float64', default=None
+    n_threads : int or None, default=None
 
     Attributes
     ----------
@@ -80,6 +83,9 @@ class LinRFMCompleter(BaseEstimator):
         memory_limit=2**31,
         progress=False,
         random_state=None,
+        agop="auto",
+        dtype=None,
+        n_threads=None,
     ):
         self.alpha = alpha
         self.variant = variant
@@ -94,6 +100,9 @@ class LinRFMCompleter(BaseEstimator):
         self.memory_limit = memory_limit
         self.progress = progress
         self.random_state = random_state
+        self.agop = agop
+        self.dtype = dtype
+        self.n_threads = n_threads
 
     def fit(self, X, y=None):
         """Fit to the observed entries of ``X``.
