@@ -17,6 +17,7 @@ __all__ = [
     "KernelResult",
     "ModelFitError",
     "LinRFMCompleter",
+    "LinRFMRegressor",
     "__version__",
 ]
 
@@ -27,4 +28,8 @@ def __getattr__(name):
         from .estimators import LinRFMCompleter
 
         return LinRFMCompleter
+    if name == "LinRFMRegressor":
+        from .estimators import LinRFMRegressor
+
+        return LinRFMRegressor
     raise AttributeError(f"module 'linrfm' has no attribute {name!r}")

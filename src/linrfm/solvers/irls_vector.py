@@ -168,7 +168,8 @@ def irls_p(
         if not np.all(np.isfinite(new)):
             raise ModelFitError(f"IRLS-p iterate became non-finite at iteration {it}.")
         nb = np.linalg.norm(beta)
-        change = float(np.linalg.norm(new - beta) / nb) if nb > 0 else np.inf
+        diff = float(np.linalg.norm(new - beta))
+        change = diff / nb if nb > 0 else (np.inf if diff > 0 else 0.0)
         beta = new
         history["rel_change"].append(change)
         history["eps"].append(eps_abs / scale)

@@ -289,7 +289,8 @@ def lin_rfm_sparse(
             if it == 1:
                 scale = float(np.max(new * new)) or 1.0
             norm_prev = np.linalg.norm(beta)
-            change = np.linalg.norm(new - beta) / norm_prev if norm_prev > 0 else np.inf
+            diff = np.linalg.norm(new - beta)
+            change = diff / norm_prev if norm_prev > 0 else (np.inf if diff > 0 else 0.0)
             beta = new
             resid = float(np.linalg.norm(design.matvec(beta) - design.y) / y_norm)
             history["rel_change"].append(float(change))
