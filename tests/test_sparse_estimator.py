@@ -74,7 +74,7 @@ def test_recovers_with_intercept_dense_and_sparse(seed):
 def test_clone_pickle_and_bad_input():
     est = LinRFMRegressor(alpha=1.0)
     c = clone(est).set_params(lam=1e-3)
-    assert c.get_params()["lam"] == 1e-3 and est.get_params()["lam"] == 1e-10
+    assert c.get_params()["lam"] == 1e-3 and est.get_params()["lam"] == 0.0
     P = make_sparse_regression(30, 50, 2, random_state=1)
     est.fit(P.problem.X, P.problem.y)
     back = pickle.loads(pickle.dumps(est))

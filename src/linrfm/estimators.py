@@ -148,7 +148,7 @@ class LinRFMRegressor(RegressorMixin, BaseEstimator):
     ----------
     alpha : float, default=0.5
         Power of the AGOP's diagonal (``p = 2 - 4 alpha``).
-    lam : float, default=1e-10
+    lam : float, default=0.0
         Relative ridge.
     eps : float, default=1.0
         Initial relative smoothing of the weights.
@@ -182,7 +182,7 @@ class LinRFMRegressor(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         alpha=0.5,
-        lam=1e-10,
+        lam=0.0,
         eps=1.0,
         eps_rule="chartrand-yin",
         eps_min=1e-10,
