@@ -60,7 +60,8 @@ def test_depth2_recovers_a_planted_sparse_vector(seed, form):
 
 def test_sparse_x_matches_dense():
     P = make_sparse_regression(30, 40, 2, coef="sign", random_state=0)
-    a = diagonal_net(P.problem.X, P.problem.y, depth=3, max_iter=300, tol=1e-12)
+    with pytest.warns(ConvergenceWarning):
+        a = diagonal_net(P.problem.X, P.problem.y, depth=3, max_iter=300, tol=1e-12)
     with pytest.warns(ConvergenceWarning):
         b = diagonal_net(sp.csr_matrix(P.problem.X), P.problem.y, depth=3, max_iter=300, tol=1e-12)
     np.testing.assert_allclose(a.coef, b.coef, rtol=1e-9, atol=1e-12)
