@@ -138,30 +138,40 @@ def _plot(rows, methods, path, title):
             "The sparse study's plot needs matplotlib: pip install linrfm[plot]"
         ) from exc
     rate = defaultdict(list)
+    errs = defaultdict(list)
     for r in rows:
         rate[(r["method"], int(r["n"]))].append(int(r["success"]))
-    fig, ax = plt.subplots(figsize=(8, 5))
+        errs[(r["method"], int(r["n"]))].append(float(r["rel_error"]))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5))
     styles = {"rfm": "-", "irls": "--", "lasso-cv": ":", "lasso-path": ":", "omp": "-."}
-    for m in methods:
+    for i, m in enumerate(methods):
         ns = sorted(n for (mm, n) in rate if mm == m)
         if not ns:
             continue
         label, family, _ = METHODS[m]
-        seeds = min(len(rate[(m, n)]) for n in ns)
-        ax.plot(
-            ns,
-            [np.mean(rate[(m, n)]) for n in ns],
+        seeds = sorted({len(rate[(m, n)]) for n in ns})
+        count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+        kw = dict(
             linestyle=styles.get(family, (0, (1, 1))),
             marker="o",
             ms=3,
-            label=f"{label} ({seeds}+ seeds)",
+            color=plt.cm.tab20(list(METHODS).index(m) * 2 % 20 + (1 if i >= 10 else 0)),
+            label=f"{label} ({count} seeds)",
         )
+        ax.plot(ns, [np.mean(rate[(m, n)]) for n in ns], **kw)
+        ax2.plot(ns, [np.median(errs[(m, n)]) for n in ns], **kw)
     ax.set_xlabel("n (samples)")
     ax.set_ylabel(f"success probability (rel. error <= {SUCCESS:g})")
     ax.set_ylim(-0.03, 1.03)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
+    ax2.set_xlabel("n (samples)")
+    ax2.set_ylabel("median relative error")
+    ax2.set_yscale("log")
+    ax2.axhline(SUCCESS, color="k", lw=0.8, ls=":")
+    ax2.grid(alpha=0.3)
+    ax2.set_title("median relative error (dotted: success threshold)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
