@@ -1,9 +1,9 @@
 """linrfm: low-rank matrix and sparse vector recovery with linear Recursive Feature Machines."""
 
-from .datasets import PlantedCompletion, make_completion
-from .problems import CoverageWarning, MatrixCompletion
-from .results import KernelResult, ModelFitError, RecoveryResult
-from .solvers import lin_rfm_complete
+from .datasets import PlantedCompletion, PlantedSparse, make_completion, make_sparse_regression
+from .problems import CoverageWarning, MatrixCompletion, SparseRegression
+from .results import KernelResult, ModelFitError, RecoveryResult, VectorResult
+from .solvers import diagonal_net, irls_p, lin_rfm_complete, lin_rfm_sparse
 
 __version__ = "0.1.0"
 
@@ -16,7 +16,15 @@ __all__ = [
     "RecoveryResult",
     "KernelResult",
     "ModelFitError",
+    "SparseRegression",
+    "PlantedSparse",
+    "make_sparse_regression",
+    "lin_rfm_sparse",
+    "irls_p",
+    "diagonal_net",
+    "VectorResult",
     "LinRFMCompleter",
+    "LinRFMRegressor",
     "__version__",
 ]
 
@@ -27,4 +35,8 @@ def __getattr__(name):
         from .estimators import LinRFMCompleter
 
         return LinRFMCompleter
+    if name == "LinRFMRegressor":
+        from .estimators import LinRFMRegressor
+
+        return LinRFMRegressor
     raise AttributeError(f"module 'linrfm' has no attribute {name!r}")

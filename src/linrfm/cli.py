@@ -10,7 +10,7 @@ __all__ = ["main", "build_parser", "EXPERIMENTS"]
 
 # Modules of linrfm.experiments whose ``register(subparsers)`` adds a ``linrfm experiment``
 # study; each study lives in its own module so the command line grows without one big file.
-EXPERIMENTS: list[str] = ["phase", "flat"]
+EXPERIMENTS: list[str] = ["sparse", "phase", "flat"]
 
 
 def _cmd_demo(args) -> int:

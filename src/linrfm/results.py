@@ -117,13 +117,15 @@ class FactorResult(RecoveryResult):
 
 @dataclass
 class VectorResult(RecoveryResult):
-    """A result for vector recovery (sparse regression): the coefficient vector ``coef``."""
+    """A result for vector recovery (sparse regression): the coefficient vector ``coef``
+    and the ``intercept`` (0 unless the solver fitted one)."""
 
     coef: np.ndarray | None = None
+    intercept: float = 0.0
 
     def predict(self, X):
-        """Linear predictions ``X @ coef``."""
-        return np.asarray(X @ self.coef)
+        """Linear predictions ``X @ coef + intercept``."""
+        return np.asarray(X @ self.coef) + self.intercept
 
 
 @dataclass

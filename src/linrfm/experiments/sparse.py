@@ -1,0 +1,305 @@
+"""``linrfm experiment sparse``: sample complexity of sparse linear regression.
+
+For every n of a grid and every seed, a planted k-sparse ``beta*`` (Gaussian nonzeros,
+Gaussian design, no noise) is recovered by every method; a run succeeds when
+``||beta - beta*|| / ||beta*|| <= 1e-3``. The truth is used only to score, from outside.
+Writes ``sparse.csv`` (one row per run, resumable), ``sparse.png`` (success probability
+versus n) and ``sparse_thresholds.csv`` (per method, the smallest n from which it
+succeeds in >= 90% of seeds at that n and at every larger n of the grid).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections import defaultdict
+
+import numpy as np
+
+from ._runner import read_rows, run_grid
+
+__all__ = ["register", "METHODS", "run_method", "thresholds", "run_study"]
+
+SUCCESS = 1e-3
+# method name -> (label, family, parameter)
+METHODS = {
+    "rfm-0.25": ("lin-RFM a=1/4", "rfm", 0.25),
+    "rfm-0.5": ("lin-RFM a=1/2", "rfm", 0.5),
+    "rfm-1": ("lin-RFM a=1", "rfm", 1.0),
+    "irls-0": ("IRLS-p p=0", "irls", 0.0),
+    "irls-0.5": ("IRLS-p p=0.5", "irls", 0.5),
+    "irls-1": ("IRLS-p p=1", "irls", 1.0),
+    "lasso-cv": ("Lasso (5-fold CV)", "lasso-cv", None),
+    "lasso-path": ("Lasso (path end, 1e-4 lmax)", "lasso-path", None),
+    "omp": ("OMP", "omp", None),
+    "net-2": ("diagonal net L=2", "net", 2),
+    "net-3": ("diagonal net L=3", "net", 3),
+}
+# Initialization of the diagonal networks, relative to the data's scale of beta (see
+# linrfm.solvers.diagonal_net): the better of 1e-4, 1e-8 and 1e-12 for each depth in a
+# pilot at n = 250 and 400 (d = 1000, k = 20, seed 0; benchmarks/README.md).
+NET_INIT = {2: 1e-8, 3: 1e-4}
+
+
+def _problem(n, d, k, seed):
+    from ..datasets import make_sparse_regression
+
+    rng = np.random.default_rng([int(seed), int(n), int(d), int(k)])
+    return make_sparse_regression(n, d, k, random_state=rng)
+
+
+def run_method(method: str, X, y, *, max_iter: int = 300, net_max_iter: int = 3000):
+    """Fit ``method`` (a key of :data:`METHODS`) to ``(X, y)``; returns (coef, n_iter)."""
+    from sklearn.linear_model import LassoCV, OrthogonalMatchingPursuit, lasso_path
+
+    from ..solvers.diagonal_net import diagonal_net
+    from ..solvers.irls_vector import irls_p
+    from ..solvers.linrfm_sparse import lin_rfm_sparse
+
+    _, family, par = METHODS[method]
+    n = X.shape[0]
+    if family == "rfm":
+        r = lin_rfm_sparse(X, y, alpha=par, max_iter=max_iter)
+        return r.coef, r.n_iter
+    if family == "irls":
+        r = irls_p(X, y, p=par, max_iter=max_iter)
+        return r.coef, r.n_iter
+    if family == "net":
+        r = diagonal_net(X, y, depth=par, init_scale=NET_INIT[par], max_iter=net_max_iter)
+        return r.coef, r.n_iter
+    if family == "lasso-cv":
+        m = LassoCV(cv=5, alphas=30, fit_intercept=False)
+        m.fit(X, y)
+        return m.coef_, int(m.n_iter_)
+    if family == "lasso-path":
+        lmax = float(np.max(np.abs(X.T @ y))) / n
+        alphas = np.geomspace(lmax, 1e-4 * lmax, 30)
+        # warm-started path; tol 1e-7 keeps the optimization error well below the 1e-3
+        # criterion, and 1,000 epochs per lambda cap the slow, failing small-n fits
+        _, coefs, _, n_iters = lasso_path(
+            X, y, alphas=alphas, max_iter=1000, tol=1e-7, return_n_iter=True
+        )
+        return coefs[:, -1], int(np.sum(n_iters))
+    if family == "omp":
+        # noiseless: stop when the residual vanishes (no sparsity level is given)
+        m = OrthogonalMatchingPursuit(tol=1e-12 * float(y @ y), fit_intercept=False)
+        m.fit(X, y)
+        return m.coef_, int(m.n_iter_)
+    raise ValueError(f"unknown method {method!r}")  # pragma: no cover
+
+
+def _trial(params, max_iter, net_max_iter):
+    planted = _problem(params["n"], params["d"], params["k"], params["seed"])
+    X, y = planted.problem.X, planted.problem.y
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # capped runs are scored as they stand
+        coef, n_iter = run_method(
+            params["method"], X, y, max_iter=max_iter, net_max_iter=net_max_iter
+        )
+    seconds = time.perf_counter() - t0
+    err = planted.rel_error(coef)
+    return {
+        "rel_error": err,
+        "success": int(err <= SUCCESS),
+        "n_iter": n_iter,
+        "seconds": round(seconds, 4),
+    }
+
+
+def thresholds(rows, methods, level: float = 0.9) -> dict:
+    """Per method, the smallest n from which the success rate is >= ``level`` at that n and
+    every larger n of the grid (None when there is none)."""
+    rate = defaultdict(list)
+    for r in rows:
+        rate[(r["method"], int(r["n"]))].append(int(r["success"]))
+    out = {}
+    for m in methods:
+        ns = sorted(n for (mm, n) in rate if mm == m)
+        best = None
+        for n in reversed(ns):
+            if np.mean(rate[(m, n)]) >= level:
+                best = n
+            else:
+                break
+        out[m] = best
+    return out
+
+
+def _plot(rows, methods, path, title):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "The sparse study's plot needs matplotlib: pip install linrfm[plot]"
+        ) from exc
+    rate = defaultdict(list)
+    errs = defaultdict(list)
+    for r in rows:
+        rate[(r["method"], int(r["n"]))].append(int(r["success"]))
+        errs[(r["method"], int(r["n"]))].append(float(r["rel_error"]))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    styles = {"rfm": "-", "irls": "--", "lasso-cv": ":", "lasso-path": ":", "omp": "-."}
+    for i, m in enumerate(methods):
+        ns = sorted(n for (mm, n) in rate if mm == m)
+        if not ns:
+            continue
+        label, family, _ = METHODS[m]
+        seeds = sorted({len(rate[(m, n)]) for n in ns})
+        count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+        kw = dict(
+            linestyle=styles.get(family, (0, (1, 1))),
+            marker="o",
+            ms=3,
+            color=plt.cm.tab20(list(METHODS).index(m) * 2 % 20 + (1 if i >= 10 else 0)),
+            label=f"{label} ({count} seeds)",
+        )
+        ax.plot(ns, [np.mean(rate[(m, n)]) for n in ns], **kw)
+        ax2.plot(ns, [np.median(errs[(m, n)]) for n in ns], **kw)
+    ax.set_xlabel("n (samples)")
+    ax.set_ylabel(f"success probability (rel. error <= {SUCCESS:g})")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax2.set_xlabel("n (samples)")
+    ax2.set_ylabel("median relative error")
+    ax2.set_yscale("log")
+    ax2.axhline(SUCCESS, color="k", lw=0.8, ls=":")
+    ax2.grid(alpha=0.3)
+    ax2.set_title("median relative error (dotted: success threshold)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_study(
+    *,
+    d=1000,
+    k=20,
+    ns=None,
+    seeds=range(20),
+    methods=tuple(METHODS),
+    out="sparse-results",
+    max_iter=300,
+    net_max_iter=3000,
+    progress=True,
+    plot=True,
+    run=True,
+):
+    """Run (or resume) the study and write its CSV, thresholds and plot.
+
+    Trials run seed by seed (every n and method for one seed, then the next), so a study
+    stopped early holds complete seeds.
+
+    Returns
+    -------
+    rows : list of dict
+        Every row of the CSV for the requested methods.
+    thr : dict
+        :func:`thresholds` of those rows.
+    """
+    ns = list(range(40, 401, 10)) if ns is None else list(ns)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}.")
+    os.makedirs(out, exist_ok=True)
+    csv_path = os.path.join(out, "sparse.csv")
+    if run:
+        trials = [
+            {"method": m, "d": d, "k": k, "n": n, "seed": s}
+            for s in seeds
+            for n in ns
+            for m in methods
+        ]
+        run_grid(
+            trials,
+            lambda p: _trial(p, max_iter, net_max_iter),
+            csv_path,
+            progress=progress,
+            desc="sparse",
+        )
+    rows = [
+        r
+        for r in read_rows(csv_path)
+        if r["method"] in methods and int(r["d"]) == d and int(r["k"]) == k
+    ]
+    thr = thresholds(rows, methods)
+    with open(os.path.join(out, "sparse_thresholds.csv"), "w") as fh:
+        fh.write("method,label,n_90\n")
+        for m in methods:
+            fh.write(f"{m},{METHODS[m][0]},{thr[m] if thr[m] is not None else 'never'}\n")
+    if plot and rows:
+        _plot(rows, methods, os.path.join(out, "sparse.png"), f"d={d}, k={k}, no noise")
+    return rows, thr
+
+
+def _cmd(args) -> int:
+    if args.quick:
+        d, k, ns, seeds = 100, 5, [20, 40, 60], range(2)
+        net_max_iter = min(args.net_max_iter, 500)
+    else:
+        d, k = args.d, args.k
+        ns = range(args.n_min, args.n_max + 1, args.n_step)
+        seeds = range(args.seed_start, args.seed_start + args.seeds)
+        net_max_iter = args.net_max_iter
+    rows, thr = run_study(
+        d=d,
+        k=k,
+        ns=ns,
+        seeds=seeds,
+        methods=args.methods,
+        out=args.out,
+        max_iter=args.max_iter,
+        net_max_iter=net_max_iter,
+        progress=not args.no_progress,
+        plot=not args.no_plot,
+        run=not args.plot_only,
+    )
+    print(f"{len(rows)} runs in {os.path.join(args.out, 'sparse.csv')}")
+    print("smallest n with >= 90% success there and at every larger n:")
+    for m in args.methods:
+        print(f"  {METHODS[m][0]:<30} {thr[m] if thr[m] is not None else 'never'}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``sparse`` to the ``linrfm experiment`` subcommands."""
+    from ..solvers.linrfm_sparse import lin_rfm_sparse  # noqa: F401  (fail early if broken)
+
+    p = subparsers.add_parser(
+        "sparse",
+        help="sample complexity of sparse regression: lin-RFM vs IRLS-p, Lasso, OMP, "
+        "diagonal networks",
+        description="Success probability (relative error <= 1e-3) versus the number of "
+        "samples n, for a planted k-sparse vector in d dimensions. Writes sparse.csv "
+        "(resumable), sparse_thresholds.csv and sparse.png to --out.",
+    )
+    p.add_argument("--d", type=int, default=1000, help="features (default 1000)")
+    p.add_argument("--k", type=int, default=20, help="nonzeros (default 20)")
+    p.add_argument("--n-min", type=int, default=40, help="smallest n (default 40)")
+    p.add_argument("--n-max", type=int, default=400, help="largest n (default 400)")
+    p.add_argument("--n-step", type=int, default=10, help="step of n (default 10)")
+    p.add_argument("--seeds", type=int, default=20, help="seeds per n (default 20)")
+    p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHODS),
+        choices=list(METHODS),
+        help="methods (default all)",
+    )
+    p.add_argument("--max-iter", type=int, default=300, help="lin-RFM / IRLS-p iterations")
+    p.add_argument(
+        "--net-max-iter", type=int, default=3000, help="diagonal-network GD steps (default 3000)"
+    )
+    p.add_argument("--out", default="sparse-results", help="output directory")
+    p.add_argument("--quick", action="store_true", help="tiny grid (d=100, k=5), a smoke test")
+    p.add_argument("--plot-only", action="store_true", help="re-plot the existing CSV")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd)

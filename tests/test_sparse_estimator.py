@@ -1,0 +1,87 @@
+"""LinRFMRegressor: the scikit-learn contract and pass-through to the solver."""
+
+import inspect
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import check_estimator
+
+import linrfm.estimators as E
+from linrfm import LinRFMRegressor
+from linrfm.datasets import make_sparse_regression
+from linrfm.solvers.linrfm_sparse import lin_rfm_sparse
+
+
+def test_check_estimator():
+    with warnings.catch_warnings():
+        # random-noise targets are not sparse; a capped fit may warn, which is honest
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check_estimator(LinRFMRegressor())
+
+
+def test_every_parameter_is_passed_through(monkeypatch):
+    seen = {}
+
+    def fake(X, y, **kw):
+        seen.update(kw)
+        return lin_rfm_sparse(X, y, max_iter=3)
+
+    monkeypatch.setattr(E, "lin_rfm_sparse", fake)
+    sig = inspect.signature(LinRFMRegressor.__init__)
+    names = [p for p in sig.parameters if p != "self"]
+    solver_sig = inspect.signature(lin_rfm_sparse)
+    for name in names:
+        assert name in solver_sig.parameters, name
+        if name != "fit_intercept":  # the estimator centres by default, as sklearn does
+            assert sig.parameters[name].default == solver_sig.parameters[name].default, name
+    params = dict(
+        alpha=0.3,
+        lam=1e-3,
+        eps=0.5,
+        eps_rule="fixed",
+        eps_min=1e-8,
+        tol=1e-4,
+        max_iter=9,
+        form="features",
+        fit_intercept=False,
+    )
+    assert set(params) == set(names)
+    P = make_sparse_regression(20, 30, 2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = LinRFMRegressor(**params).fit(P.problem.X, P.problem.y)
+    assert seen == params
+    assert est.n_iter_ == est.result_.n_iter
+
+
+def test_recovers_with_intercept_dense_and_sparse(seed):
+    P = make_sparse_regression(70, 200, 5, random_state=seed)
+    y = P.problem.y - 2.5
+    a = LinRFMRegressor().fit(P.problem.X, y)
+    b = LinRFMRegressor().fit(sp.csr_matrix(P.problem.X), y)
+    assert P.rel_error(a.coef_) < 1e-6 and a.intercept_ == pytest.approx(-2.5, abs=1e-6)
+    np.testing.assert_allclose(b.coef_, a.coef_, atol=1e-8)
+    assert a.converged_ and a.n_iter_ > 1
+    Xt = np.random.default_rng(seed).standard_normal((10, 200))
+    np.testing.assert_allclose(a.predict(Xt), Xt @ P.coef - 2.5, atol=1e-5)
+
+
+def test_clone_pickle_and_bad_input():
+    est = LinRFMRegressor(alpha=1.0)
+    c = clone(est).set_params(lam=1e-3)
+    assert c.get_params()["lam"] == 1e-3 and est.get_params()["lam"] == 0.0
+    P = make_sparse_regression(30, 50, 2, random_state=1)
+    est.fit(P.problem.X, P.problem.y)
+    back = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(back.predict(P.problem.X), est.predict(P.problem.X))
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        LinRFMRegressor(alpha=0).fit(P.problem.X, P.problem.y)
+    with pytest.raises(ValueError, match="NaN"):
+        LinRFMRegressor().fit(np.full((3, 2), np.nan), np.ones(3))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        LinRFMRegressor().fit(np.ones((3, 2)), np.ones(4))
