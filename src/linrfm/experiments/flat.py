@@ -46,6 +46,8 @@ def _applies(kind, method):
         return kind == "completion"
     if method == "nuclear":  # nuclear norm with a squared loss: not for the l1 (robust) class
         return kind not in ("completion", "robust")
+    if method == "linrfm":  # it interpolates every measurement, the gross corruptions too
+        return kind != "robust"
     return True
 
 
