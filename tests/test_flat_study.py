@@ -3,6 +3,8 @@
 import csv
 import os
 
+import pytest
+
 from linrfm.cli import main
 from linrfm.experiments.flat import format_summary, summarize
 
@@ -35,6 +37,17 @@ def test_quick_study_writes_csv_summary_and_plots_and_resumes(tmp_path, capsys):
     assert main(args + ["--no-plot"]) == 0
     with open(os.path.join(out, "flat.csv")) as fh:
         assert len(list(csv.DictReader(fh))) == len(rows)
+    # --summary-only reads the CSV and runs nothing, even for a larger grid
+    os.remove(os.path.join(out, "flat_summary.md"))
+    assert main(args[:2] + ["--out", out, "--summary-only", "--no-plot"]) == 0
+    with open(os.path.join(out, "flat.csv")) as fh:
+        assert len(list(csv.DictReader(fh))) == len(rows)
+    assert os.path.exists(os.path.join(out, "flat_summary.md"))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(args[:2] + ["--out", str(tmp_path / "empty"), "--summary-only"])
+    assert exc.value.code == 2
+    assert "no finished runs" in capsys.readouterr().err
 
 
 def test_summary_smallest_success_multiple():

@@ -31,7 +31,7 @@ import numpy as np
 from ..flat import curvature as S
 from ..flat.problems import PROBLEM_CLASSES, degrees_of_freedom, make_problem
 from ..flat.solvers import factored_gd, flat_minimum
-from ._runner import run_grid
+from ._runner import read_rows, run_grid
 
 __all__ = ["register", "run_study", "summarize", "compare_traces", "METHODS"]
 
@@ -343,9 +343,18 @@ def _cmd(args):
             width=args.width,
             gd_iter=args.gd_iter,
         )
-    rows = run_study(
-        args.out, classes=args.classes, methods=args.methods, progress=not args.no_progress, **kw
-    )
+    if args.summary_only:  # a partial study: summarize what the CSV holds, run nothing
+        rows = read_rows(os.path.join(args.out, "flat.csv"))
+        if not rows:
+            raise ValueError(f"no finished runs in {os.path.join(args.out, 'flat.csv')}")
+    else:
+        rows = run_study(
+            args.out,
+            classes=args.classes,
+            methods=args.methods,
+            progress=not args.no_progress,
+            **kw,
+        )
     text = format_summary(summarize(rows))
     text += "\n\n| class | cases with another interpolant | flat trace smallest | "
     text += "median other/flat | min other/flat |\n|---|---|---|---|---|\n"
@@ -380,6 +389,11 @@ def register(subparsers):
     p.add_argument("--rank", type=int, default=2)
     p.add_argument("--width", type=int, default=10)
     p.add_argument("--gd-iter", type=int, default=2000, help="GD iteration budget (default 2000)")
+    p.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="summarize and plot the runs already in OUT/flat.csv; run nothing",
+    )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd)
