@@ -6,7 +6,7 @@ import os
 import pytest
 
 from linrfm.cli import main
-from linrfm.experiments.flat import format_summary, summarize
+from linrfm.experiments.flat import build_trials, format_summary, summarize
 
 
 def test_quick_study_writes_csv_summary_and_plots_and_resumes(tmp_path, capsys):
@@ -93,3 +93,11 @@ def test_compare_traces_counts_only_interpolants():
     (c,) = compare_traces(rows)
     assert c["cases"] == 2 and c["flat_smallest"] == 1
     assert c["min_ratio"] == 2.5 / 3.0
+
+
+def test_integral_multiples_from_the_command_line_hit_the_cache():
+    # argparse gives floats; the default grid is ints: both must name the same trials
+    a = build_trials(["sensing"], (1.0, 2.5), 2, ["flat"], 8, 1)
+    b = build_trials(["sensing"], (1, 2.5), 2, ["flat"], 8, 1)
+    assert a == b
+    assert {str(t["mult"]) for t in a} == {"1", "2.5"}

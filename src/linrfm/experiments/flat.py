@@ -134,6 +134,8 @@ def run_trial(params, *, n, rank, width, gd_iter):
 def build_trials(classes, multiples, seeds, methods, n, rank):
     """Seed-major order, so a partial run covers every point with fewer seeds."""
     dof = degrees_of_freedom(n, n, rank)
+    # 3 and 3.0 are one trial: the CSV cache keys on the written value
+    multiples = [int(k) if float(k).is_integer() else float(k) for k in multiples]
     trials = []
     for seed in range(seeds):
         for kind in classes:
