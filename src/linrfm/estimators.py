@@ -22,7 +22,36 @@ __all__ = [
 ]
 
 
-class LinRFMCompleter(BaseEstimator):
+class _MatrixResultMixin:
+    """``predict / transform / fit_transform`` over a fitted ``result_`` (a RecoveryResult)."""
+
+    def predict(self, rows, cols):
+        """Predicted values at the index arrays ``rows`` and ``cols``.
+
+        Returns
+        -------
+        ndarray of shape (len(rows),)
+        """
+        check_is_fitted(self, "result_")
+        return self.result_.predict(rows, cols)
+
+    def transform(self, X=None):
+        """The completed (recovered) dense matrix of the fitted data (``X`` is ignored)."""
+        check_is_fitted(self, "result_")
+        return self.result_.to_dense()
+
+    def fit_transform(self, X, y=None):
+        """Fit, then return the completed (recovered) dense matrix."""
+        return self.fit(X).transform()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
+        return tags
+
+
+class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
     """Matrix completion with lin-RFM, scikit-learn style.
 
     A thin wrapper over :func:`linrfm.lin_rfm_complete`; every parameter is passed
@@ -128,38 +157,13 @@ class LinRFMCompleter(BaseEstimator):
         self.shape_ = prob.shape
         return self
 
-    def predict(self, rows, cols):
-        """Predicted values at the index arrays ``rows`` and ``cols``.
-
-        Returns
-        -------
-        ndarray of shape (len(rows),)
-        """
-        check_is_fitted(self, "result_")
-        return self.result_.predict(rows, cols)
-
-    def transform(self, X=None):
-        """The completed dense matrix of the fitted data (``X`` is ignored)."""
-        check_is_fitted(self, "result_")
-        return self.result_.to_dense()
-
-    def fit_transform(self, X, y=None):
-        """Fit, then return the completed dense matrix."""
-        return self.fit(X).transform()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.sparse = True
-        return tags
-
 
 # ---------------------------------------------------------------------------------------
 # Baselines and sensing: one interface for completion and sensing input
 # ---------------------------------------------------------------------------------------
 
 
-class _RecoveryEstimator(BaseEstimator):
+class _RecoveryEstimator(_MatrixResultMixin, BaseEstimator):
     """Shared ``fit / predict / transform`` over a completion and a sensing function.
 
     ``fit`` accepts a completion input (ndarray with NaN, scipy.sparse, MatrixCompletion)
@@ -202,26 +206,6 @@ class _RecoveryEstimator(BaseEstimator):
         self.converged_ = self.result_.converged
         self.shape_ = tuple(problem.shape)
         return self
-
-    def predict(self, rows, cols):
-        """Predicted values at the index arrays ``rows`` and ``cols``."""
-        check_is_fitted(self, "result_")
-        return self.result_.predict(rows, cols)
-
-    def transform(self, X=None):
-        """The recovered dense matrix (``X`` is ignored)."""
-        check_is_fitted(self, "result_")
-        return self.result_.to_dense()
-
-    def fit_transform(self, X, y=None):
-        """Fit, then return the recovered dense matrix."""
-        return self.fit(X).transform()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.sparse = True
-        return tags
 
 
 class LinRFMSensor(_RecoveryEstimator):
