@@ -29,3 +29,11 @@ def test_console_script_help():
         [sys.executable, "-m", "linrfm.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "demo" in out
+
+
+def test_python_dash_m_linrfm_runs_the_cli():
+    done = subprocess.run(
+        [sys.executable, "-m", "linrfm", "demo", "--rank", "0"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "'rank' parameter" in done.stderr
