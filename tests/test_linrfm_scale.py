@@ -8,7 +8,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from linrfm import make_completion
-from linrfm.solvers._rowsolve import LineSolver, _batched_spd_solve
+from linrfm.solvers._rowsolve import LineSolver, _batched_spd_solve, sparse_dense_matmul
 from linrfm.solvers.linrfm import eig_power, lin_rfm_complete, lin_rfm_plan
 
 
@@ -257,3 +257,23 @@ def test_generator_never_builds_the_matrix():
         tracemalloc.stop()
     assert P.problem.n_obs == 20_000
     assert peak < 100 * 2**20
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_threaded_products_and_solves_equal_the_serial_ones(seed):
+    # large enough to cross the size below which work stays on the calling thread
+    rng = np.random.default_rng(seed)
+    P = make_completion(300, 240, 3, 9000, random_state=seed)
+    prob = P.problem
+    solver = LineSolver(prob.rows, prob.cols, prob.values, 300, 240)
+    G = rng.standard_normal((240, 240))
+    K = G @ G.T / 240
+    serial = solver.solve(K, 0.1)
+    solver.n_workers = 3
+    threaded = solver.solve(K, 0.1)
+    np.testing.assert_array_equal(threaded, serial)
+    A = solver.coef_matrix(serial)
+    np.testing.assert_allclose(sparse_dense_matmul(A, K, 3), A @ K, rtol=0, atol=1e-13)
+    one = lin_rfm_complete(prob, max_iter=3, n_threads=1, progress=False, tol=1e-30)
+    two = lin_rfm_complete(prob, max_iter=3, n_threads=2, progress=False, tol=1e-30)
+    np.testing.assert_allclose(two.to_dense(), one.to_dense(), rtol=0, atol=1e-10)

@@ -7,9 +7,16 @@ observations and padded to the bucket's size. A padded slot points at an extra i
 1 after the ridge is added, with a zero right-hand side: it solves to exactly zero and does
 not touch the real unknowns. Each bucket is solved in batched calls of bounded size, so the
 gathered blocks never take more than ``max_block_elements`` numbers at once.
+
+The batches, and the rows of the sparse x dense products, are shared out over as many
+threads as BLAS may use (``threadpoolctl``; ``OPENBLAS_NUM_THREADS=1`` or
+``threadpool_limits(1)`` keeps everything on one core): NumPy's gathers, LAPACK and
+SciPy's sparse kernels release the GIL, so the threads run in parallel.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +31,43 @@ _BUCKET_GROWTH = 1.25
 _POSV_MIN = 32
 # Upper bound on the numbers gathered into one batch of blocks (32 MiB in float64).
 _MAX_BLOCK_ELEMENTS = 2**22
+
+
+# Below this many multiply-adds a product or a set of solves stays on the calling thread.
+_PARALLEL_MIN_FLOPS = 2_000_000
+
+
+def blas_threads() -> int:
+    """Number of threads the BLAS libraries may use now (1 when none is found)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(1, min(counts)) if counts else 1
+
+
+def _parallel_map(fn, items, n_workers):
+    if n_workers <= 1 or len(items) <= 1:
+        return [fn(it) for it in items]
+    with ThreadPoolExecutor(max_workers=min(n_workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def sparse_dense_matmul(A: sp.csr_matrix, M: np.ndarray, n_workers: int = 1) -> np.ndarray:
+    """``A @ M`` for CSR ``A`` and dense ``M``, its rows split over ``n_workers`` threads."""
+    n = A.shape[0]
+    if n_workers <= 1 or A.nnz * M.shape[1] < _PARALLEL_MIN_FLOPS or n < 2 * n_workers:
+        return np.asarray(A @ M)
+    out = np.empty((n, M.shape[1]), dtype=np.result_type(A.dtype, M.dtype))
+    # split at equal numbers of nonzeros, so every thread gets the same work
+    cuts = np.searchsorted(A.indptr, np.linspace(0, A.nnz, n_workers + 1)[1:-1])
+    bounds = list(zip(np.r_[0, cuts], np.r_[cuts, n]))
+
+    def part(b):
+        lo, hi = b
+        out[lo:hi] = A[lo:hi] @ M
+
+    _parallel_map(part, bounds, n_workers)
+    return out
 
 
 def _bucket_edges(max_count: int) -> np.ndarray:
@@ -55,6 +99,7 @@ class LineSolver:
     ):
         self.n_lines = n_lines
         self.width = width
+        self.n_workers = 1
         self.idx = idx
         self.values = values
         self.n_obs = idx.size
@@ -120,12 +165,19 @@ class LineSolver:
         y_ext = np.append(y.astype(K.dtype, copy=False), 0)
         coef = np.zeros(self.n_obs + 1, dtype=K.dtype)
         Kp = self._padded(K, 1.0 - lam)
-        for pos in self.batches:
+
+        def solve_batch(pos):
+            # batches hold disjoint positions (padding aside, which every batch writes
+            # as zero into the spare last slot), so threads never write the same entry
             Kb = self._blocks(Kp, pos)
-            c = pos.shape[1]
-            diag = np.arange(c)
+            diag = np.arange(pos.shape[1])
             Kb[:, diag, diag] += lam
             coef[pos] = _batched_spd_solve(Kb, y_ext[pos])
+
+        flops = self.sum_sq_counts * float(self.counts.max(initial=0))
+        workers = self.n_workers if flops >= _PARALLEL_MIN_FLOPS else 1
+        _parallel_map(solve_batch, self.batches, workers)
+        coef[-1] = 0
         return coef[:-1]
 
     def block_quadratic(self, M: np.ndarray, u: np.ndarray, v: np.ndarray) -> float:
@@ -144,6 +196,10 @@ class LineSolver:
         A = self._pattern.copy()
         A.data = coef
         return A
+
+    def matmul(self, coef: np.ndarray, M: np.ndarray) -> np.ndarray:
+        """``coef_matrix(coef) @ M`` (dense), over ``n_workers`` threads."""
+        return sparse_dense_matmul(self.coef_matrix(coef), M, self.n_workers)
 
     def gram(self, coef: np.ndarray) -> np.ndarray:
         """``A^T A`` (dense, width x width) for ``A = coef_matrix(coef)``."""

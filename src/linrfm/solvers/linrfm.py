@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._validation import check_option, check_random_state, check_scalar
 from ..problems import as_completion_problem
 from ..results import KernelResult, ModelFitError
-from ._rowsolve import LineSolver
+from ._rowsolve import LineSolver, blas_threads, sparse_dense_matmul
 
 __all__ = [
     "lin_rfm_complete",
@@ -263,7 +263,7 @@ class _HalfStep:
         """The half-step with kernel ``K`` and absolute ridge ``lam``."""
         coef = self.solver.solve(K, lam)
         A = self.solver.coef_matrix(coef)
-        Bn = np.asarray(A @ K)
+        Bn = self.solver.matmul(coef, K)
         if self.replace:
             # B = A (K + lam I): on the observed pattern this restores y exactly.
             Bn[self.lines, self.solver.idx] += lam * coef
@@ -302,6 +302,11 @@ class _DenseEngine:
         self.A = self.K = None
         self.lam_abs = 0.0
         self.side = "row"
+
+    def set_workers(self, n_workers):
+        for hs in (self.row_step, self.col_step):
+            if hs is not None:
+                hs.solver.n_workers = n_workers
 
     def step(self, lam_rel):
         B_prev = self.B
@@ -362,6 +367,9 @@ class _SparseEngine:
     def _rows(self, A):
         return A if self.sample is None else A[self.sample]
 
+    def set_workers(self, n_workers):
+        self.step_.solver.n_workers = n_workers
+
     def step(self, lam_rel):
         hs = self.step_
         K, lam = hs.kernel(self.G, lam_rel)
@@ -374,7 +382,7 @@ class _SparseEngine:
         # symmetrize: rounding makes the product slightly asymmetric, and the iteration
         # amplifies an asymmetric part (it diverges without this)
         self.G = (G + G.T) / (2 * self.n)
-        B_rows = np.asarray(self._rows(A) @ Kl)
+        B_rows = sparse_dense_matmul(self._rows(A), Kl, hs.solver.n_workers)
         change = _rel_change(B_rows, self.B_rows)
         self.B_rows = B_rows
         self.A, self.K, self.lam_abs = A, K, lam
@@ -572,6 +580,7 @@ def lin_rfm_complete(
         from threadpoolctl import threadpool_limits
 
         limits = threadpool_limits(limits=int(n_threads), user_api="blas")
+    engine.set_workers(blas_threads())
 
     history = {"rel_change": [], "lam": []}
     if val is not None:
