@@ -83,3 +83,14 @@ def test_bad_parameters(kwargs, match):
         warnings.simplefilter("ignore", ConvergenceWarning)
         with pytest.raises(ValueError, match=match):
             soft_impute(P.problem, **kwargs)
+
+
+def test_observed_entries_of_the_factors_in_bounded_chunks(seed):
+    from linrfm.solvers.softimpute import _observed_of_factors
+
+    rng = np.random.default_rng(seed)
+    U, V = rng.standard_normal((40, 7)), rng.standard_normal((30, 7))
+    rows, cols = rng.integers(0, 40, 500), rng.integers(0, 30, 500)
+    want = (U @ V.T)[rows, cols]
+    for budget in (1, 7, 50, 10**9):  # one entry per chunk ... everything at once
+        np.testing.assert_allclose(_observed_of_factors(U, V, rows, cols, budget), want)
