@@ -24,6 +24,15 @@ def test_three_input_forms_agree():
     np.testing.assert_array_equal(from_dense.row_counts, [2, 1])
 
 
+def test_a_planted_problem_is_read_through_its_observations():
+    from linrfm import make_completion
+
+    planted = make_completion(12, 9, 2, 60, random_state=0)
+    assert as_completion_problem(planted) is planted.problem
+    with pytest.raises(ValueError, match="does not match"):
+        as_completion_problem(planted, shape=(9, 12))
+
+
 def test_int_and_bool_values_are_converted():
     p = MatrixCompletion([0, 1], [0, 1], np.array([True, False]), (2, 2))
     assert p.values.dtype == np.float64

@@ -190,14 +190,17 @@ def as_completion_problem(X, shape=None) -> MatrixCompletion:
 
     Parameters
     ----------
-    X : MatrixCompletion, scipy.sparse matrix, ndarray with NaN for missing, or a
-        ``(rows, cols, values)`` tuple
+    X : MatrixCompletion, scipy.sparse matrix, ndarray with NaN for missing, a
+        ``(rows, cols, values)`` tuple, or a planted problem from
+        :func:`linrfm.make_completion` (its ``.problem``; the truth is never read)
         The observations.
     shape : tuple of int, optional
         Required with a ``(rows, cols, values)`` tuple; checked against the other forms.
     """
     if isinstance(X, MatrixCompletion):
         prob = X
+    elif isinstance(getattr(X, "problem", None), MatrixCompletion):
+        prob = X.problem
     elif sp.issparse(X):
         prob = MatrixCompletion.from_sparse(X)
     elif isinstance(X, tuple):
