@@ -35,9 +35,29 @@ def peak_rss_gib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+def _report_memory(every=15.0):
+    """Print the peak RSS every ``every`` seconds (a killed baseline still leaves a figure)."""
+    import threading
+
+    t0 = time.perf_counter()
+
+    def loop():
+        while True:
+            time.sleep(every)
+            print(
+                f"  mem t={time.perf_counter() - t0:.0f}s cpu={time.process_time():.0f}s "
+                f"peak_rss={peak_rss_gib():.2f}GiB",
+                flush=True,
+            )
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def run_one(args):
     """Run one method (in this process) and print one JSON record."""
     from linrfm import make_completion
+
+    _report_memory()
 
     t0 = time.perf_counter()
     P = make_completion(args.n, args.d, args.rank, args.n_obs, random_state=args.seed)
@@ -181,6 +201,9 @@ def main():
             rec = {"method": m, "status": f"killed after {timeout:.0f} s (time limit hit)"}
             partial = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
             rec["progress"] = [ln.strip() for ln in partial.splitlines() if ln.startswith("  it")]
+            mem = [ln.strip() for ln in partial.splitlines() if ln.startswith("  mem")]
+            if mem:
+                rec["last_memory_report"] = mem[-1]
         rec["wall_s"] = time.perf_counter() - t0
         print(json.dumps({k: v for k, v in rec.items() if k != "trace"}), flush=True)
         if "trace" in rec:
