@@ -233,7 +233,7 @@ def test_chunked_prediction_equals_one_chunk():
         (dict(n_threads=0), ValueError, "'n_threads'"),
         (dict(memory_limit=-1), ValueError, "'memory_limit'"),
         (dict(variant="two-sided", agop="sparse"), ValueError, "two-sided variant needs"),
-        (dict(device="cuda"), ValueError, "'device' parameter"),
+        (dict(device="tpu"), ValueError, "'device' parameter must be None, 'cpu'"),
     ],
 )
 def test_bad_scale_parameters(kwargs, exc, match):

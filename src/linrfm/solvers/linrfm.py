@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._validation import check_option, check_random_state, check_scalar
 from ..problems import as_completion_problem
 from ..results import KernelResult, ModelFitError
+from ._backend import NUMPY, get_backend, ops_of, to_numpy_input
 from ._rowsolve import LineSolver
 
 __all__ = [
@@ -53,8 +54,8 @@ def kernel_power(G: np.ndarray, alpha: float) -> np.ndarray:
 
 def eig_power(G: np.ndarray, alpha: float) -> np.ndarray:
     """``G^(2 alpha)`` by a symmetric eigendecomposition, negative eigenvalues clipped."""
-    w, Q = np.linalg.eigh(G)
-    w = np.clip(w, 0.0, None) ** (2.0 * alpha)
+    w, Q = ops_of(G).eigh(G)
+    w = w.clip(min=0.0) ** (2.0 * alpha)
     return (Q * w) @ Q.T
 
 
@@ -236,9 +237,8 @@ def _check_dtype(dtype):
 class _HalfStep:
     """One lin-RFM half-step on one side (rows as samples of a ``n_lines x width`` matrix)."""
 
-    def __init__(self, lines, idx, values, n_lines, width, alpha, replace):
-        self.solver = LineSolver(lines, idx, values, n_lines, width)
-        self.lines = lines
+    def __init__(self, lines, idx, values, n_lines, width, alpha, replace, ops=NUMPY):
+        self.solver = LineSolver(lines, idx, values, n_lines, width, ops=ops)
         self.alpha = alpha
         self.replace = replace
         self.width = width
@@ -247,7 +247,7 @@ class _HalfStep:
     def kernel(self, G: np.ndarray, lam_rel: float):
         """Kernel ``G^(2 alpha)`` and the absolute ridge for a relative one."""
         K = kernel_power(G, self.alpha)
-        scale = float(np.trace(K)) / self.width
+        scale = float(K.trace()) / self.width
         if not np.isfinite(scale):
             raise ModelFitError("The kernel holds NaN or inf; the iteration diverged.")
         lam = lam_rel * scale if scale > 0 else lam_rel
@@ -263,42 +263,45 @@ class _HalfStep:
         """The half-step with kernel ``K`` and absolute ridge ``lam``."""
         coef = self.solver.solve(K, lam)
         A = self.solver.coef_matrix(coef)
-        Bn = np.asarray(A @ K)
+        Bn = self.solver.ops.spmm(A, K)
         if self.replace:
             # B = A (K + lam I): on the observed pattern this restores y exactly.
-            Bn[self.lines, self.solver.idx] += lam * coef
+            Bn[self.solver.lines_x, self.solver.idx_x] += lam * coef
         return Bn, A, K, lam
 
 
-def _rel_change(B, B_prev, chunk=4096):
+def _rel_change(B, B_prev, chunk=4096, ops=NUMPY):
     """``||B - B_prev||_F / ||B_prev||_F`` in row chunks (no n x d temporary)."""
     num = den = 0.0
     for s in range(0, B.shape[0], chunk):
-        P = B_prev[s : s + chunk].astype(np.float64, copy=False)
-        num += float(np.sum((B[s : s + chunk] - P) ** 2))
-        den += float(np.sum(P**2))
+        P = ops.as_float64(B_prev[s : s + chunk])
+        num += float(((B[s : s + chunk] - P) ** 2).sum())
+        den += float((P**2).sum())
     return np.sqrt(num / den) if den > 0 else np.inf
 
 
 class _DenseEngine:
     """The iterate held densely: one-sided (rows) or two-sided (rows then columns)."""
 
-    def __init__(self, prob, alpha, replace, two_sided, dtype, init):
+    def __init__(self, prob, alpha, replace, two_sided, dtype, init, ops=NUMPY):
         n, d = prob.shape
         self.shape = (n, d)
         self.replace = replace
-        self.row_step = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace)
+        self.ops = ops
+        self.row_step = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace, ops)
         self.col_step = None
         if two_sided:
             order = np.lexsort((prob.rows, prob.cols))
             self.col_step = _HalfStep(
-                prob.cols[order], prob.rows[order], prob.values[order], d, n, alpha, replace
+                prob.cols[order], prob.rows[order], prob.values[order], d, n, alpha, replace, ops
             )
         if init is not None:
-            self.B = np.asarray(init.to_dense(), dtype=dtype)
+            self.B = ops.array(init.to_dense(), dtype=dtype)
         else:
-            self.B = np.zeros((n, d), dtype=dtype)
-            self.B[prob.rows, prob.cols] = prob.values
+            self.B = ops.zeros((n, d), dtype)
+            self.B[self.row_step.solver.lines_x, self.row_step.solver.idx_x] = ops.array(
+                prob.values, dtype
+            )
         self.A = self.K = None
         self.lam_abs = 0.0
         self.side = "row"
@@ -312,13 +315,14 @@ class _DenseEngine:
             B = Bt.T
             self.side = "col"
         self.B = B
-        return _rel_change(B, B_prev)
+        return _rel_change(B, B_prev, ops=self.ops)
 
     def snapshot(self):
         return self.side, self.A, self.K, self.lam_abs
 
     def values_at(self, rows, cols):
-        return self.B[rows, cols]
+        ops = self.ops
+        return ops.to_numpy(self.B[ops.index(rows), ops.index(cols)])
 
 
 class _SparseEngine:
@@ -492,18 +496,26 @@ def lin_rfm_complete(
         rows). 'auto' chooses by a cost model. With ``variant='one-sided'``, 'auto' also
         puts the kernel on the cheaper side (the transpose when that is cheaper).
     dtype : {None, 'float64', 'float32'}, default=None
-        Working precision (None: float64).
+        Working precision (None: float64, or float32 for float32 tensor input).
     n_threads : int, optional
         Limit BLAS threads during the fit (threadpoolctl); None leaves them as they are.
-    device : None
-        Reserved for array backends other than NumPy.
+    device : None, 'cpu', 'cuda', 'cuda:N' or torch.device, default=None
+        Array backend. None with NumPy/SciPy input runs on NumPy. A torch device runs the
+        same iteration on PyTorch tensors on that device (``pip install "linrfm[torch]"``).
+        When ``X`` holds torch tensors (a dense tensor with NaN for missing, a sparse COO
+        tensor, or a ``(rows, cols, values)`` tuple of tensors) and ``device`` is None,
+        the torch backend runs on the tensor's device: the array module follows the input.
+        The torch backend holds the iterate densely (``agop='sparse'`` is NumPy-only).
 
     Returns
     -------
     KernelResult
         ``predict(rows, cols)``, ``to_dense()``, ``n_iter``, ``converged``, ``history``
         (``rel_change``, ``lam`` and, for 'holdout', ``val_rel_error`` per iteration),
-        ``elapsed``.
+        ``elapsed``. On every backend its arrays are NumPy/SciPy (the kernel and the
+        coefficients are copied back from the device once, at the end, and at each
+        ``callback`` call), so everything downstream works unchanged; ``params['device']``
+        records the torch device (None for NumPy).
 
     Warns
     -----
@@ -535,9 +547,19 @@ def lin_rfm_complete(
         check_scalar(n_threads, "n_threads", kind=numbers.Integral, low=1)
     check_option(agop, "agop", AGOP_PATHS)
     check_scalar(memory_limit, "memory_limit", low=0, low_inclusive=False)
+    X, tensor = to_numpy_input(X)
+    ops = get_backend(device, like=tensor)
+    if dtype is None and tensor is not None and str(tensor.dtype) == "torch.float32":
+        dtype = "float32"
     dtype = _check_dtype(dtype)
-    if device is not None:
-        raise ValueError(f"The 'device' parameter must be None for NumPy input; got {device!r}.")
+    if ops is not NUMPY:
+        if agop == "sparse":
+            raise ValueError(
+                "The 'agop' parameter 'sparse' is available on the NumPy backend only; got "
+                f"agop='sparse' with the torch device {str(ops.device)!r}. Use agop='dense' "
+                "or 'auto', or NumPy input with device=None."
+            )
+        agop = "dense"
     alpha = float(alpha)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
@@ -564,7 +586,7 @@ def lin_rfm_complete(
     if plan["agop"] == "sparse":
         engine = _SparseEngine(prob, alpha, replace, dtype, init)
     else:
-        engine = _DenseEngine(prob, alpha, replace, variant == "two-sided", dtype, init)
+        engine = _DenseEngine(prob, alpha, replace, variant == "two-sided", dtype, init, ops)
     lam_rel = float(init.params.get("lam_final", lam)) if init is not None else float(lam)
 
     limits = None
@@ -585,8 +607,8 @@ def lin_rfm_complete(
             shape=prob.shape,
             method="lin-rfm",
             side=side,
-            coef=A,
-            kernel=K,
+            coef=ops.to_scipy(A),
+            kernel=ops.to_numpy(K),
             lam=lam_abs,
             replace=replace,
             **kw,
@@ -682,6 +704,7 @@ def lin_rfm_complete(
         "kernel_side": plan["side"],
         "dtype": np.dtype(dtype).name,
         "memory_estimate": plan["bytes"],
+        "device": None if ops is NUMPY else str(ops.device),
     }
     return as_result(
         n_iter=it,
