@@ -181,14 +181,24 @@ def test_missing_torch_says_what_to_install(monkeypatch):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_sparse_agop_is_numpy_only(device):
-    P = planted(20, 15, 1, 3.0, 0)
-    with pytest.raises(ValueError, match="'agop' parameter 'sparse' is available on the NumPy"):
-        lin_rfm_complete(P.problem, agop="sparse", device=device)
-    # 'auto' on torch holds the iterate densely
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        assert lin_rfm_complete(P.problem, device=device, max_iter=2).params["agop"] == "dense"
+@pytest.mark.parametrize("alpha", [0.5, 0.3])
+@pytest.mark.parametrize("sampled", [False, True])
+def test_sparse_agop_agrees_with_numpy(device, alpha, sampled, monkeypatch):
+    # the coefficient AGOP path (no dense iterate); 'sampled' measures the change on a
+    # row sample, as for n > 8192
+    if sampled:
+        monkeypatch.setattr(L, "_CHANGE_SAMPLE", 12)
+    P = planted(36, 36, 2, 3.0, 0)
+    kw = dict(alpha=alpha, variant="one-sided", agop="sparse", max_iter=8, tol=1e-12)
+    ref, ref_res = iterates(P.problem, **kw)
+    got, res = iterates(P.problem, device=device, **kw)
+    assert res.params["agop"] == ref_res.params["agop"] == "sparse"
+    assert all(rel(a, b) < 1e-10 for a, b in zip(got, ref))
+    np.testing.assert_allclose(res.history["rel_change"], ref_res.history["rel_change"], rtol=1e-8)
+    # warm start from the coefficient representation
+    more_ref, _ = iterates(P.problem, init=ref_res, **{**kw, "max_iter": 3})
+    more, _ = iterates(P.problem, init=res, device=device, **{**kw, "max_iter": 3})
+    assert rel(more[-1], more_ref[-1]) < 1e-10
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -65,7 +65,8 @@ class NumpyOps:
     def spmm(self, A, K):
         return np.asarray(A @ K)
 
-    def gram(self, A):
+    def gram(self, solver, coef):
+        A = solver.coef_matrix(coef)
         return np.asarray((A.T @ A).toarray())
 
     def to_scipy(self, A):
@@ -145,6 +146,19 @@ class TorchOps:
 
     def spmm(self, A, K):
         return self.torch.sparse.mm(A[0], K)
+
+    def gram(self, solver, coef):
+        """``A^T A`` as the sum over lines of the outer products of their coefficients,
+        scattered block by block (torch's sparse-sparse product is still beta)."""
+        w = solver.width
+        S = self.torch.zeros((w + 1) ** 2, dtype=coef.dtype, device=self.device)
+        c_ext = self.torch.cat([coef, coef.new_zeros(1)])
+        for pos in solver._batches_x:
+            u = c_ext[pos]
+            S.index_add_(
+                0, solver._flat(pos).reshape(-1), (u[:, :, None] * u[:, None, :]).reshape(-1)
+            )
+        return S.reshape(w + 1, w + 1)[:w, :w]
 
     def to_scipy(self, A):
         out = A[1][0].copy()

@@ -116,11 +116,14 @@ class LineSolver:
         Kp[w, w] = fill
         return Kp
 
-    def _blocks(self, Kp, pos):
+    def _flat(self, pos):
+        """Flat indices into the padded kernel of every block of the batch ``pos``."""
         ii = self._idx_ext[pos]
+        return ii[:, :, None] * (self.width + 1) + ii[:, None, :]
+
+    def _blocks(self, Kp, pos):
         c = pos.shape[1]
-        flat = ii[:, :, None] * (self.width + 1) + ii[:, None, :]
-        return Kp.take(flat).reshape(pos.shape[0], c, c)
+        return Kp.take(self._flat(pos)).reshape(pos.shape[0], c, c)
 
     def solve(self, K: np.ndarray, lam: float, values=None) -> np.ndarray:
         """Coefficients of every observation, in observation order.
@@ -167,8 +170,8 @@ class LineSolver:
         return self.ops.sparse(self._pattern, coef)
 
     def gram(self, coef: np.ndarray) -> np.ndarray:
-        """``A^T A`` (dense, width x width) for ``A = coef_matrix(coef)`` (NumPy only)."""
-        return self.ops.gram(self.coef_matrix(coef))
+        """``A^T A`` (dense, width x width) for ``A = coef_matrix(coef)``."""
+        return self.ops.gram(self, coef)
 
 
 def _batched_spd_solve(Kb: np.ndarray, rhs: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_option, check_random_state, check_scalar
@@ -332,39 +333,54 @@ class _SparseEngine:
     ``B = A (K + lam I)`` and its AGOP ``(K + lam I) (A^T A) (K + lam I) / n``.
     """
 
-    def __init__(self, prob, alpha, replace, dtype, init, random_state=0):
+    def __init__(self, prob, alpha, replace, dtype, init, random_state=0, ops=NUMPY):
         n, d = prob.shape
         self.shape = (n, d)
         self.n = n
         self.replace = replace
         self.dtype = dtype
-        self.step_ = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace)
+        self.ops = ops
+        self.step_ = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace, ops)
         solver = self.step_.solver
         if n <= _CHANGE_SAMPLE:
             self.sample = None
         else:
             rng = np.random.default_rng(random_state)
             self.sample = np.sort(rng.choice(n, _CHANGE_SAMPLE, replace=False))
+            # the observations of the sampled rows, and their pattern as a matrix of its own
+            counts = solver.counts[self.sample]
+            sel = np.repeat(solver.indptr[self.sample] - np.cumsum(counts) + counts, counts)
+            sel += np.arange(sel.size)
+            self._sel = ops.index(sel)
+            sub = sp.csr_matrix(
+                (np.ones(sel.size), solver.idx[sel], np.concatenate([[0], np.cumsum(counts)])),
+                shape=(self.sample.size, d),
+            )
+            self._sub_pattern = ops.pattern(sub)
         if init is None:
-            values = prob.values.astype(dtype)
-            A0 = solver.coef_matrix(values)
-            self.G = (solver.gram(values) / n).astype(dtype)
-            self.B_rows = self._rows(A0).toarray()
+            values = ops.array(prob.values, dtype)
+            self.G = solver.gram(values) / n
+            self.B_rows = self._rows_times(values, ops.eye(d, dtype))
         elif init.side == "row":
             shift = init.lam if init.replace else 0.0
             Kl = np.asarray(init.kernel, dtype=dtype) + shift * np.eye(d, dtype=dtype)
             S = np.asarray((init.coef.T @ init.coef).toarray(), dtype=dtype)
-            self.G = Kl @ (S @ Kl) / n
-            self.B_rows = np.asarray(self._rows(init.coef) @ Kl)
+            self.G = ops.array(Kl @ (S @ Kl) / n)
+            A = init.coef if self.sample is None else init.coef[self.sample]
+            self.B_rows = ops.array(np.asarray(A @ Kl))
         else:
             B = np.asarray(init.to_dense(), dtype=dtype)
-            self.G = B.T @ B / n
-            self.B_rows = B if self.sample is None else B[self.sample]
+            self.G = ops.array(B.T @ B / n)
+            self.B_rows = ops.array(B if self.sample is None else B[self.sample])
         self.A = self.K = None
         self.lam_abs = 0.0
 
-    def _rows(self, A):
-        return A if self.sample is None else A[self.sample]
+    def _rows_times(self, coef, M):
+        """``A M`` on the sampled rows (all rows when there is no sample), dense."""
+        ops = self.ops
+        if self.sample is None:
+            return ops.spmm(self.step_.solver.coef_matrix(coef), M)
+        return ops.spmm(ops.sparse(self._sub_pattern, coef[self._sel]), M)
 
     def step(self, lam_rel):
         hs = self.step_
@@ -372,14 +388,14 @@ class _SparseEngine:
         coef = hs.solver.solve(K, lam)
         A = hs.solver.coef_matrix(coef)
         shift = lam if self.replace else 0.0
-        Kl = K + shift * np.eye(K.shape[0], dtype=K.dtype) if shift else K
+        Kl = K + shift * self.ops.eye(K.shape[0], K.dtype) if shift else K
         S = hs.solver.gram(coef)
         G = Kl @ (S @ Kl)
         # symmetrize: rounding makes the product slightly asymmetric, and the iteration
         # amplifies an asymmetric part (it diverges without this)
         self.G = (G + G.T) / (2 * self.n)
-        B_rows = np.asarray(self._rows(A) @ Kl)
-        change = _rel_change(B_rows, self.B_rows)
+        B_rows = self._rows_times(coef, Kl)
+        change = _rel_change(B_rows, self.B_rows, ops=self.ops)
         self.B_rows = B_rows
         self.A, self.K, self.lam_abs = A, K, lam
         return change
@@ -390,7 +406,12 @@ class _SparseEngine:
     def values_at(self, rows, cols):
         side, A, K, lam = self.snapshot()
         return KernelResult(
-            shape=self.shape, side=side, coef=A, kernel=K, lam=lam, replace=self.replace
+            shape=self.shape,
+            side=side,
+            coef=self.ops.to_scipy(A),
+            kernel=self.ops.to_numpy(K),
+            lam=lam,
+            replace=self.replace,
         ).predict(rows, cols)
 
 
@@ -505,7 +526,6 @@ def lin_rfm_complete(
         When ``X`` holds torch tensors (a dense tensor with NaN for missing, a sparse COO
         tensor, or a ``(rows, cols, values)`` tuple of tensors) and ``device`` is None,
         the torch backend runs on the tensor's device: the array module follows the input.
-        The torch backend holds the iterate densely (``agop='sparse'`` is NumPy-only).
 
     Returns
     -------
@@ -552,14 +572,6 @@ def lin_rfm_complete(
     if dtype is None and tensor is not None and str(tensor.dtype) == "torch.float32":
         dtype = "float32"
     dtype = _check_dtype(dtype)
-    if ops is not NUMPY:
-        if agop == "sparse":
-            raise ValueError(
-                "The 'agop' parameter 'sparse' is available on the NumPy backend only; got "
-                f"agop='sparse' with the torch device {str(ops.device)!r}. Use agop='dense' "
-                "or 'auto', or NumPy input with device=None."
-            )
-        agop = "dense"
     alpha = float(alpha)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
@@ -584,7 +596,7 @@ def lin_rfm_complete(
         if val is not None:
             val = val.transpose()
     if plan["agop"] == "sparse":
-        engine = _SparseEngine(prob, alpha, replace, dtype, init)
+        engine = _SparseEngine(prob, alpha, replace, dtype, init, ops=ops)
     else:
         engine = _DenseEngine(prob, alpha, replace, variant == "two-sided", dtype, init, ops)
     lam_rel = float(init.params.get("lam_final", lam)) if init is not None else float(lam)
