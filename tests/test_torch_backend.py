@@ -148,6 +148,11 @@ def test_tensor_input_follows_its_device(device):
         warnings.simplefilter("ignore", ConvergenceWarning)
         assert lin_rfm_complete(X32, max_iter=2).params["dtype"] == "float32"
         assert lin_rfm_complete(X32, max_iter=2, dtype="float64").params["dtype"] == "float64"
+        # in a tuple the values lead (the indices are int64 tensors)
+        T32 = tuple(torch.tensor(a, device=device) for a in (rows, cols, vals.astype("f4")))
+        assert lin_rfm_complete(T32, shape=P.shape, max_iter=2).params["dtype"] == "float32"
+        # a given device wins over the tensor's
+        assert lin_rfm_complete(X32, max_iter=2, device="cpu").params["device"] == "cpu"
 
 
 @pytest.mark.parametrize(

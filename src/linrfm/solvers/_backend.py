@@ -192,7 +192,8 @@ def get_backend(device=None, like=None):
     """The backend for the ``device`` parameter and the input ``like``.
 
     NumPy input with ``device=None`` gives NumPy; a tensor input gives torch on that
-    tensor's device; ``device`` (a str or ``torch.device``) gives torch on that device.
+    tensor's device; ``device`` (a str or ``torch.device``) gives torch on that device,
+    whatever the input (a tensor elsewhere is moved there).
 
     Raises
     ------
@@ -226,15 +227,16 @@ def get_backend(device=None, like=None):
 
 
 def to_numpy_input(X):
-    """Completion input with torch tensors read back as NumPy/SciPy, and the first tensor.
+    """Completion input with torch tensors read back as NumPy/SciPy, and the tensor that
+    holds the observed values (None for NumPy input): its device and dtype lead.
 
     Accepts a dense tensor with NaN for the missing entries, a sparse COO tensor, or a
     ``(rows, cols, values)`` tuple holding tensors; anything else is returned unchanged.
     """
     if isinstance(X, tuple):
         parts = [to_numpy_input(x) for x in X]
-        first = next((t for _, t in parts if t is not None), None)
-        return tuple(p for p, _ in parts), first
+        tensors = [t for _, t in parts[-1:] + parts if t is not None]  # values first
+        return tuple(p for p, _ in parts), (tensors[0] if tensors else None)
     if not is_tensor(X):
         return X, None
     if X.layout != sys.modules["torch"].strided:

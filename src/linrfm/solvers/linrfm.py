@@ -526,6 +526,7 @@ def lin_rfm_complete(
         When ``X`` holds torch tensors (a dense tensor with NaN for missing, a sparse COO
         tensor, or a ``(rows, cols, values)`` tuple of tensors) and ``device`` is None,
         the torch backend runs on the tensor's device: the array module follows the input.
+        A given ``device`` wins over the input's (the data are moved there).
 
     Returns
     -------
