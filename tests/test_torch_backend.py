@@ -25,6 +25,16 @@ from linrfm.solvers.linrfm import lin_rfm_complete  # noqa: E402
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    # the problems here are tiny: more intra-op threads only add overhead (4x slower on a
+    # loaded 2-core machine); the thread count is restored after this file
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def planted(n, d, r, rho, seed):
     n_obs = int(np.ceil(rho * r * (n + d - r)))
     return make_completion(n, d, r, n_obs, min_per_line=r, random_state=seed)
@@ -40,7 +50,8 @@ def iterates(X, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = lin_rfm_complete(X, callback=cb, **kw)
-    seen[-1] = res.to_dense()  # the last iteration returns before the callback
+    if len(seen) < res.n_iter:  # a converged last iteration returns before the callback
+        seen.append(res.to_dense())
     return seen, res
 
 
@@ -245,3 +256,20 @@ def test_estimator_passes_device_through(device):
     # with device=None a tensor given to fit() runs on the tensor's device
     X = torch.tensor(dense_with_nan(P.problem), device=device)
     assert LinRFMCompleter().fit(X).result_.params["device"] == str(torch.device(device))
+
+
+def test_n_threads_limits_torch_threads_during_the_fit():
+    P = planted(40, 30, 2, 3.0, 0)
+    before = torch.get_num_threads()
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lin_rfm_complete(
+            P.problem,
+            device="cpu",
+            n_threads=2,
+            max_iter=3,
+            callback=lambda it, info: seen.append(torch.get_num_threads()),
+        )
+    assert seen == [2, 2, 2]
+    assert torch.get_num_threads() == before == 1

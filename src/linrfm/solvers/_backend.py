@@ -43,6 +43,10 @@ class NumpyOps:
     def to_numpy(self, x):
         return x
 
+    def set_threads(self, n):
+        """BLAS threads are limited through threadpoolctl; nothing else to set."""
+        return None
+
     def as_float64(self, x):
         return x.astype(np.float64, copy=False)
 
@@ -112,6 +116,14 @@ class TorchOps:
 
     def to_numpy(self, x):
         return x.detach().cpu().numpy()
+
+    def set_threads(self, n):
+        """Set torch's intra-op threads to ``n`` (None: leave them); return the old count."""
+        if n is None:
+            return None
+        old = self.torch.get_num_threads()
+        self.torch.set_num_threads(n)
+        return old
 
     def as_float64(self, x):
         return x.to(self.torch.float64)

@@ -519,7 +519,8 @@ def lin_rfm_complete(
     dtype : {None, 'float64', 'float32'}, default=None
         Working precision (None: float64, or float32 for float32 tensor input).
     n_threads : int, optional
-        Limit BLAS threads during the fit (threadpoolctl); None leaves them as they are.
+        Limit BLAS threads during the fit (threadpoolctl; on the torch backend also
+        torch's intra-op threads); None leaves them as they are.
     device : None, 'cpu', 'cuda', 'cuda:N' or torch.device, default=None
         Array backend. None with NumPy/SciPy input runs on NumPy. A torch device runs the
         same iteration on PyTorch tensors on that device (``pip install "linrfm[torch]"``).
@@ -607,6 +608,7 @@ def lin_rfm_complete(
         from threadpoolctl import threadpool_limits
 
         limits = threadpool_limits(limits=int(n_threads), user_api="blas")
+        torch_threads = ops.set_threads(int(n_threads))
 
     history = {"rel_change": [], "lam": []}
     if val is not None:
@@ -693,6 +695,7 @@ def lin_rfm_complete(
             bar.close()
         if limits is not None:
             limits.restore_original_limits()
+            ops.set_threads(torch_threads)
 
     if not converged and it >= max_iter:
         warnings.warn(
