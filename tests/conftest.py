@@ -29,3 +29,28 @@ def rng(seed):
     import numpy as np
 
     return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def singular_blocks():
+    """Three observed lines whose blocks, under a rank-1 kernel ``K = v v^T`` with no ridge,
+    are exactly singular (size >= 2) yet consistent. Returns a namespace with ``v``, ``K``,
+    ``lines``, ``idx``, ``y`` and ``check(coef)``, which asserts that the coefficients are
+    finite and solve every block (shared by the NumPy and torch solver tests)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    v = np.random.default_rng(0).standard_normal(6)
+    K = np.outer(v, v)
+    lines = np.array([0, 0, 0, 1, 1, 2])
+    idx = np.array([0, 2, 3, 1, 4, 5])
+    y = v[idx] * np.array([2.0, 2.0, 2.0, -1.0, -1.0, 3.0])
+
+    def check(coef):
+        assert np.all(np.isfinite(coef))
+        for i in range(3):
+            o, m = idx[lines == i], lines == i
+            np.testing.assert_allclose(K[np.ix_(o, o)] @ coef[m], y[m], atol=1e-10)
+
+    return SimpleNamespace(v=v, K=K, lines=lines, idx=idx, y=y, check=check)

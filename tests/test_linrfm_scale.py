@@ -155,21 +155,12 @@ def solve_path(request, monkeypatch):
     return request.param
 
 
-def test_singular_blocks_fall_back_to_least_squares(solve_path):
+def test_singular_blocks_fall_back_to_least_squares(solve_path, singular_blocks):
     # a rank-1 kernel and no ridge: every block of size >= 2 is exactly singular
-    rng = np.random.default_rng(0)
-    v = rng.standard_normal(6)
-    K = np.outer(v, v)
-    lines = np.array([0, 0, 0, 1, 1, 2])
-    idx = np.array([0, 2, 3, 1, 4, 5])
-    y = v[idx] * np.array([2.0, 2.0, 2.0, -1.0, -1.0, 3.0])  # consistent systems
-    s = LineSolver(lines, idx, y, 3, 6)
-    coef = s.solve(K, 0.0)
-    assert np.all(np.isfinite(coef))
-    for i in range(3):
-        o = idx[lines == i]
-        np.testing.assert_allclose(K[np.ix_(o, o)] @ coef[lines == i], y[lines == i], atol=1e-10)
+    sb = singular_blocks
+    sb.check(LineSolver(sb.lines, sb.idx, sb.y, 3, 6).solve(sb.K, 0.0))
     # a stack mixing a singular and a regular block
+    v = sb.v
     Kb = np.stack([np.outer(v[:3], v[:3]), np.eye(3)])
     rhs = np.stack([v[:3], np.ones(3)])
     sol = _batched_spd_solve(Kb, rhs)
@@ -233,7 +224,7 @@ def test_chunked_prediction_equals_one_chunk():
         (dict(n_threads=0), ValueError, "'n_threads'"),
         (dict(memory_limit=-1), ValueError, "'memory_limit'"),
         (dict(variant="two-sided", agop="sparse"), ValueError, "two-sided variant needs"),
-        (dict(device="cuda"), ValueError, "'device' parameter"),
+        (dict(device="tpu"), ValueError, "'device' parameter must be None, 'cpu'"),
     ],
 )
 def test_bad_scale_parameters(kwargs, exc, match):

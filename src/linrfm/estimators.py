@@ -76,6 +76,9 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
     agop : {'auto', 'dense', 'sparse'}, default='auto'
     dtype : None, 'float32' or 'float64', default=None
     n_threads : int or None, default=None
+    device : None, 'cpu', 'cuda', 'cuda:N' or torch.device, default=None
+        None follows the input (NumPy, or a torch tensor's device); see
+        :func:`linrfm.lin_rfm_complete`.
 
     Attributes
     ----------
@@ -118,6 +121,7 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
         agop="auto",
         dtype=None,
         n_threads=None,
+        device=None,
     ):
         self.alpha = alpha
         self.variant = variant
@@ -135,6 +139,7 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
         self.agop = agop
         self.dtype = dtype
         self.n_threads = n_threads
+        self.device = device
 
     def fit(self, X, y=None):
         """Fit to the observed entries of ``X``.
@@ -142,7 +147,7 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
         Parameters
         ----------
         X : ndarray with NaN for missing, scipy.sparse matrix (stored entries observed),
-            or MatrixCompletion
+            MatrixCompletion, or a torch tensor (dense with NaN, or sparse COO)
         y : None
             Ignored.
 
@@ -150,11 +155,10 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
         -------
         self
         """
-        prob = as_completion_problem(X)
-        self.result_ = lin_rfm_complete(prob, **self.get_params())
+        self.result_ = lin_rfm_complete(X, **self.get_params())
         self.n_iter_ = self.result_.n_iter
         self.converged_ = self.result_.converged
-        self.shape_ = prob.shape
+        self.shape_ = tuple(self.result_.shape)
         return self
 
 

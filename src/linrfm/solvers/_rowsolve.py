@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import get_lapack_funcs
 
+from ._backend import NUMPY
+
 __all__ = ["LineSolver"]
 
 # Bucket sizes grow geometrically: few buckets (each costs one batched call) and little
@@ -92,11 +94,22 @@ class LineSolver:
         Number of lines and the length of each line (the kernel's size).
     max_block_elements : int, optional
         Largest number of kernel entries gathered for one batched solve.
+    ops : backend, optional
+        Array backend of the kernels and coefficients (``_backend.NUMPY`` by default, or a
+        ``_backend.TorchOps``); the structure above is always given as NumPy arrays.
     """
 
     def __init__(
-        self, lines, idx, values, n_lines: int, width: int, max_block_elements=_MAX_BLOCK_ELEMENTS
+        self,
+        lines,
+        idx,
+        values,
+        n_lines: int,
+        width: int,
+        max_block_elements=_MAX_BLOCK_ELEMENTS,
+        ops=NUMPY,
     ):
+        self.ops = ops
         self.n_lines = n_lines
         self.width = width
         self.n_workers = 1
@@ -109,9 +122,15 @@ class LineSolver:
         # (positions into the observation arrays, padded with n_obs; line index padded
         # with width) for every batch of blocks
         self.batches = []
-        self._pattern = sp.csr_matrix(
-            (np.ones(idx.size, dtype=np.float64), idx, self.indptr), shape=(n_lines, width)
+        self._pattern = ops.pattern(
+            sp.csr_matrix(
+                (np.ones(idx.size, dtype=np.float64), idx, self.indptr), shape=(n_lines, width)
+            )
         )
+        # the scatter indices of the observations, on the backend's device
+        self.lines_x = ops.index(lines)
+        self.idx_x = ops.index(idx)
+        self._y_ext = {}
         nonempty = np.flatnonzero(counts)
         if nonempty.size == 0:
             return
@@ -126,7 +145,8 @@ class LineSolver:
                 pos = self.indptr[mem][:, None] + offs
                 pos = np.where(offs >= counts[mem][:, None], self.n_obs, pos)
                 self.batches.append(pos)
-        self._idx_ext = np.append(idx, width)
+        self._idx_ext = ops.index(np.append(idx, width))
+        self._batches_x = [ops.index(pos) for pos in self.batches]
 
     @property
     def sum_sq_counts(self) -> int:
@@ -136,18 +156,19 @@ class LineSolver:
     def _padded(self, K, fill):
         """``K`` with an extra index ``width``: zero row and column, ``fill`` on the diagonal."""
         w = self.width
-        Kp = np.empty((w + 1, w + 1), dtype=K.dtype)
+        Kp = self.ops.zeros((w + 1, w + 1), K.dtype)
         Kp[:w, :w] = K
-        Kp[w, :] = 0
-        Kp[:, w] = 0
         Kp[w, w] = fill
         return Kp
 
-    def _blocks(self, Kp, pos):
+    def _flat(self, pos):
+        """Flat indices into the padded kernel of every block of the batch ``pos``."""
         ii = self._idx_ext[pos]
+        return ii[:, :, None] * (self.width + 1) + ii[:, None, :]
+
+    def _blocks(self, Kp, pos):
         c = pos.shape[1]
-        flat = ii[:, :, None] * (self.width + 1) + ii[:, None, :]
-        return Kp.take(flat).reshape(pos.shape[0], c, c)
+        return Kp.take(self._flat(pos)).reshape(pos.shape[0], c, c)
 
     def solve(self, K: np.ndarray, lam: float, values=None) -> np.ndarray:
         """Coefficients of every observation, in observation order.
@@ -161,22 +182,28 @@ class LineSolver:
         values : ndarray, optional
             Right-hand sides (defaults to the observed values).
         """
-        y = self.values if values is None else values
-        y_ext = np.append(y.astype(K.dtype, copy=False), 0)
-        coef = np.zeros(self.n_obs + 1, dtype=K.dtype)
+        ops = self.ops
+        y_ext = self._y_ext.get(K.dtype) if values is None else None
+        if y_ext is None:
+            y_ext = ops.zeros(self.n_obs + 1, K.dtype)
+            y_ext[:-1] = ops.array(self.values if values is None else values)
+            if values is None:
+                self._y_ext[K.dtype] = y_ext
+        coef = ops.zeros(self.n_obs + 1, K.dtype)
         Kp = self._padded(K, 1.0 - lam)
 
         def solve_batch(pos):
             # batches hold disjoint positions (padding aside, which every batch writes
             # as zero into the spare last slot), so threads never write the same entry
             Kb = self._blocks(Kp, pos)
-            diag = np.arange(pos.shape[1])
+            diag = ops.index(np.arange(pos.shape[1]))
             Kb[:, diag, diag] += lam
-            coef[pos] = _batched_spd_solve(Kb, y_ext[pos])
+            coef[pos] = ops.spd_solve(Kb, y_ext[pos])
 
         flops = self.sum_sq_counts * float(self.counts.max(initial=0))
-        workers = self.n_workers if flops >= _PARALLEL_MIN_FLOPS else 1
-        _parallel_map(solve_batch, self.batches, workers)
+        # torch parallelizes inside its own kernels; the pool is for NumPy/LAPACK
+        threaded = ops.threaded_solves and flops >= _PARALLEL_MIN_FLOPS
+        _parallel_map(solve_batch, self._batches_x, self.n_workers if threaded else 1)
         coef[-1] = 0
         return coef[:-1]
 
@@ -192,19 +219,13 @@ class LineSolver:
         return total
 
     def coef_matrix(self, coef: np.ndarray) -> sp.csr_matrix:
-        """The sparse (n_lines x width) matrix holding ``coef`` on the observed pattern."""
-        A = self._pattern.copy()
-        A.data = coef
-        return A
-
-    def matmul(self, coef: np.ndarray, M: np.ndarray) -> np.ndarray:
-        """``coef_matrix(coef) @ M`` (dense), over ``n_workers`` threads."""
-        return sparse_dense_matmul(self.coef_matrix(coef), M, self.n_workers)
+        """The sparse (n_lines x width) matrix holding ``coef`` on the observed pattern
+        (a SciPy CSR matrix on NumPy; the backend's own sparse type otherwise)."""
+        return self.ops.sparse(self._pattern, coef)
 
     def gram(self, coef: np.ndarray) -> np.ndarray:
         """``A^T A`` (dense, width x width) for ``A = coef_matrix(coef)``."""
-        A = self.coef_matrix(coef)
-        return np.asarray((A.T @ A).toarray())
+        return self.ops.gram(self, coef)
 
 
 def _batched_spd_solve(Kb: np.ndarray, rhs: np.ndarray) -> np.ndarray:

@@ -13,12 +13,14 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_option, check_random_state, check_scalar
 from ..problems import as_completion_problem
 from ..results import KernelResult, ModelFitError
-from ._rowsolve import LineSolver, blas_threads, sparse_dense_matmul
+from ._backend import NUMPY, get_backend, ops_of, to_numpy_input
+from ._rowsolve import LineSolver, blas_threads
 
 __all__ = [
     "lin_rfm_complete",
@@ -53,8 +55,8 @@ def kernel_power(G: np.ndarray, alpha: float) -> np.ndarray:
 
 def eig_power(G: np.ndarray, alpha: float) -> np.ndarray:
     """``G^(2 alpha)`` by a symmetric eigendecomposition, negative eigenvalues clipped."""
-    w, Q = np.linalg.eigh(G)
-    w = np.clip(w, 0.0, None) ** (2.0 * alpha)
+    w, Q = ops_of(G).eigh(G)
+    w = w.clip(min=0.0) ** (2.0 * alpha)
     return (Q * w) @ Q.T
 
 
@@ -236,9 +238,8 @@ def _check_dtype(dtype):
 class _HalfStep:
     """One lin-RFM half-step on one side (rows as samples of a ``n_lines x width`` matrix)."""
 
-    def __init__(self, lines, idx, values, n_lines, width, alpha, replace):
-        self.solver = LineSolver(lines, idx, values, n_lines, width)
-        self.lines = lines
+    def __init__(self, lines, idx, values, n_lines, width, alpha, replace, ops=NUMPY):
+        self.solver = LineSolver(lines, idx, values, n_lines, width, ops=ops)
         self.alpha = alpha
         self.replace = replace
         self.width = width
@@ -247,7 +248,7 @@ class _HalfStep:
     def kernel(self, G: np.ndarray, lam_rel: float):
         """Kernel ``G^(2 alpha)`` and the absolute ridge for a relative one."""
         K = kernel_power(G, self.alpha)
-        scale = float(np.trace(K)) / self.width
+        scale = float(K.trace()) / self.width
         if not np.isfinite(scale):
             raise ModelFitError("The kernel holds NaN or inf; the iteration diverged.")
         lam = lam_rel * scale if scale > 0 else lam_rel
@@ -263,42 +264,45 @@ class _HalfStep:
         """The half-step with kernel ``K`` and absolute ridge ``lam``."""
         coef = self.solver.solve(K, lam)
         A = self.solver.coef_matrix(coef)
-        Bn = self.solver.matmul(coef, K)
+        Bn = self.solver.ops.spmm(A, K, self.solver.n_workers)
         if self.replace:
             # B = A (K + lam I): on the observed pattern this restores y exactly.
-            Bn[self.lines, self.solver.idx] += lam * coef
+            Bn[self.solver.lines_x, self.solver.idx_x] += lam * coef
         return Bn, A, K, lam
 
 
-def _rel_change(B, B_prev, chunk=4096):
+def _rel_change(B, B_prev, chunk=4096, ops=NUMPY):
     """``||B - B_prev||_F / ||B_prev||_F`` in row chunks (no n x d temporary)."""
     num = den = 0.0
     for s in range(0, B.shape[0], chunk):
-        P = B_prev[s : s + chunk].astype(np.float64, copy=False)
-        num += float(np.sum((B[s : s + chunk] - P) ** 2))
-        den += float(np.sum(P**2))
+        P = ops.as_float64(B_prev[s : s + chunk])
+        num += float(((B[s : s + chunk] - P) ** 2).sum())
+        den += float((P**2).sum())
     return np.sqrt(num / den) if den > 0 else np.inf
 
 
 class _DenseEngine:
     """The iterate held densely: one-sided (rows) or two-sided (rows then columns)."""
 
-    def __init__(self, prob, alpha, replace, two_sided, dtype, init):
+    def __init__(self, prob, alpha, replace, two_sided, dtype, init, ops=NUMPY):
         n, d = prob.shape
         self.shape = (n, d)
         self.replace = replace
-        self.row_step = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace)
+        self.ops = ops
+        self.row_step = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace, ops)
         self.col_step = None
         if two_sided:
             order = np.lexsort((prob.rows, prob.cols))
             self.col_step = _HalfStep(
-                prob.cols[order], prob.rows[order], prob.values[order], d, n, alpha, replace
+                prob.cols[order], prob.rows[order], prob.values[order], d, n, alpha, replace, ops
             )
         if init is not None:
-            self.B = np.asarray(init.to_dense(), dtype=dtype)
+            self.B = ops.array(init.to_dense(), dtype=dtype)
         else:
-            self.B = np.zeros((n, d), dtype=dtype)
-            self.B[prob.rows, prob.cols] = prob.values
+            self.B = ops.zeros((n, d), dtype)
+            self.B[self.row_step.solver.lines_x, self.row_step.solver.idx_x] = ops.array(
+                prob.values, dtype
+            )
         self.A = self.K = None
         self.lam_abs = 0.0
         self.side = "row"
@@ -317,13 +321,14 @@ class _DenseEngine:
             B = Bt.T
             self.side = "col"
         self.B = B
-        return _rel_change(B, B_prev)
+        return _rel_change(B, B_prev, ops=self.ops)
 
     def snapshot(self):
         return self.side, self.A, self.K, self.lam_abs
 
     def values_at(self, rows, cols):
-        return self.B[rows, cols]
+        ops = self.ops
+        return ops.to_numpy(self.B[ops.index(rows), ops.index(cols)])
 
 
 class _SparseEngine:
@@ -333,39 +338,55 @@ class _SparseEngine:
     ``B = A (K + lam I)`` and its AGOP ``(K + lam I) (A^T A) (K + lam I) / n``.
     """
 
-    def __init__(self, prob, alpha, replace, dtype, init, random_state=0):
+    def __init__(self, prob, alpha, replace, dtype, init, random_state=0, ops=NUMPY):
         n, d = prob.shape
         self.shape = (n, d)
         self.n = n
         self.replace = replace
         self.dtype = dtype
-        self.step_ = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace)
+        self.ops = ops
+        self.step_ = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace, ops)
         solver = self.step_.solver
         if n <= _CHANGE_SAMPLE:
             self.sample = None
         else:
             rng = np.random.default_rng(random_state)
             self.sample = np.sort(rng.choice(n, _CHANGE_SAMPLE, replace=False))
+            # the observations of the sampled rows, and their pattern as a matrix of its own
+            counts = solver.counts[self.sample]
+            sel = np.repeat(solver.indptr[self.sample] - np.cumsum(counts) + counts, counts)
+            sel += np.arange(sel.size)
+            self._sel = ops.index(sel)
+            sub = sp.csr_matrix(
+                (np.ones(sel.size), solver.idx[sel], np.concatenate([[0], np.cumsum(counts)])),
+                shape=(self.sample.size, d),
+            )
+            self._sub_pattern = ops.pattern(sub)
         if init is None:
-            values = prob.values.astype(dtype)
-            A0 = solver.coef_matrix(values)
-            self.G = (solver.gram(values) / n).astype(dtype)
-            self.B_rows = self._rows(A0).toarray()
+            values = ops.array(prob.values, dtype)
+            self.G = solver.gram(values) / n
+            self.B_rows = self._rows_times(values, ops.eye(d, dtype))
         elif init.side == "row":
             shift = init.lam if init.replace else 0.0
             Kl = np.asarray(init.kernel, dtype=dtype) + shift * np.eye(d, dtype=dtype)
             S = np.asarray((init.coef.T @ init.coef).toarray(), dtype=dtype)
-            self.G = Kl @ (S @ Kl) / n
-            self.B_rows = np.asarray(self._rows(init.coef) @ Kl)
+            self.G = ops.array(Kl @ (S @ Kl) / n)
+            A = init.coef if self.sample is None else init.coef[self.sample]
+            self.B_rows = ops.array(np.asarray(A @ Kl))
         else:
             B = np.asarray(init.to_dense(), dtype=dtype)
-            self.G = B.T @ B / n
-            self.B_rows = B if self.sample is None else B[self.sample]
+            self.G = ops.array(B.T @ B / n)
+            self.B_rows = ops.array(B if self.sample is None else B[self.sample])
         self.A = self.K = None
         self.lam_abs = 0.0
 
-    def _rows(self, A):
-        return A if self.sample is None else A[self.sample]
+    def _rows_times(self, coef, M):
+        """``A M`` on the sampled rows (all rows when there is no sample), dense."""
+        ops = self.ops
+        workers = self.step_.solver.n_workers
+        if self.sample is None:
+            return ops.spmm(self.step_.solver.coef_matrix(coef), M, workers)
+        return ops.spmm(ops.sparse(self._sub_pattern, coef[self._sel]), M, workers)
 
     def set_workers(self, n_workers):
         self.step_.solver.n_workers = n_workers
@@ -376,14 +397,14 @@ class _SparseEngine:
         coef = hs.solver.solve(K, lam)
         A = hs.solver.coef_matrix(coef)
         shift = lam if self.replace else 0.0
-        Kl = K + shift * np.eye(K.shape[0], dtype=K.dtype) if shift else K
+        Kl = K + shift * self.ops.eye(K.shape[0], K.dtype) if shift else K
         S = hs.solver.gram(coef)
         G = Kl @ (S @ Kl)
         # symmetrize: rounding makes the product slightly asymmetric, and the iteration
         # amplifies an asymmetric part (it diverges without this)
         self.G = (G + G.T) / (2 * self.n)
-        B_rows = sparse_dense_matmul(self._rows(A), Kl, hs.solver.n_workers)
-        change = _rel_change(B_rows, self.B_rows)
+        B_rows = self._rows_times(coef, Kl)
+        change = _rel_change(B_rows, self.B_rows, ops=self.ops)
         self.B_rows = B_rows
         self.A, self.K, self.lam_abs = A, K, lam
         return change
@@ -394,7 +415,12 @@ class _SparseEngine:
     def values_at(self, rows, cols):
         side, A, K, lam = self.snapshot()
         return KernelResult(
-            shape=self.shape, side=side, coef=A, kernel=K, lam=lam, replace=self.replace
+            shape=self.shape,
+            side=side,
+            coef=self.ops.to_scipy(A),
+            kernel=self.ops.to_numpy(K),
+            lam=lam,
+            replace=self.replace,
         ).predict(rows, cols)
 
 
@@ -500,18 +526,27 @@ def lin_rfm_complete(
         rows). 'auto' chooses by a cost model. With ``variant='one-sided'``, 'auto' also
         puts the kernel on the cheaper side (the transpose when that is cheaper).
     dtype : {None, 'float64', 'float32'}, default=None
-        Working precision (None: float64).
+        Working precision (None: float64, or float32 for float32 tensor input).
     n_threads : int, optional
-        Limit BLAS threads during the fit (threadpoolctl); None leaves them as they are.
-    device : None
-        Reserved for array backends other than NumPy.
+        Limit BLAS threads during the fit (threadpoolctl; on the torch backend also
+        torch's intra-op threads); None leaves them as they are.
+    device : None, 'cpu', 'cuda', 'cuda:N' or torch.device, default=None
+        Array backend. None with NumPy/SciPy input runs on NumPy. A torch device runs the
+        same iteration on PyTorch tensors on that device (``pip install "linrfm[torch]"``).
+        When ``X`` holds torch tensors (a dense tensor with NaN for missing, a sparse COO
+        tensor, or a ``(rows, cols, values)`` tuple of tensors) and ``device`` is None,
+        the torch backend runs on the tensor's device: the array module follows the input.
+        A given ``device`` wins over the input's (the data are moved there).
 
     Returns
     -------
     KernelResult
         ``predict(rows, cols)``, ``to_dense()``, ``n_iter``, ``converged``, ``history``
         (``rel_change``, ``lam`` and, for 'holdout', ``val_rel_error`` per iteration),
-        ``elapsed``.
+        ``elapsed``. On every backend its arrays are NumPy/SciPy (the kernel and the
+        coefficients are copied back from the device once, at the end, and at each
+        ``callback`` call), so everything downstream works unchanged; ``params['device']``
+        records the torch device (None for NumPy).
 
     Warns
     -----
@@ -543,9 +578,11 @@ def lin_rfm_complete(
         check_scalar(n_threads, "n_threads", kind=numbers.Integral, low=1)
     check_option(agop, "agop", AGOP_PATHS)
     check_scalar(memory_limit, "memory_limit", low=0, low_inclusive=False)
+    X, tensor = to_numpy_input(X)
+    ops = get_backend(device, like=tensor)
+    if dtype is None and tensor is not None and str(tensor.dtype) == "torch.float32":
+        dtype = "float32"
     dtype = _check_dtype(dtype)
-    if device is not None:
-        raise ValueError(f"The 'device' parameter must be None for NumPy input; got {device!r}.")
     alpha = float(alpha)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
@@ -570,9 +607,9 @@ def lin_rfm_complete(
         if val is not None:
             val = val.transpose()
     if plan["agop"] == "sparse":
-        engine = _SparseEngine(prob, alpha, replace, dtype, init)
+        engine = _SparseEngine(prob, alpha, replace, dtype, init, ops=ops)
     else:
-        engine = _DenseEngine(prob, alpha, replace, variant == "two-sided", dtype, init)
+        engine = _DenseEngine(prob, alpha, replace, variant == "two-sided", dtype, init, ops)
     lam_rel = float(init.params.get("lam_final", lam)) if init is not None else float(lam)
 
     limits = None
@@ -580,7 +617,8 @@ def lin_rfm_complete(
         from threadpoolctl import threadpool_limits
 
         limits = threadpool_limits(limits=int(n_threads), user_api="blas")
-    engine.set_workers(blas_threads())
+        torch_threads = ops.set_threads(int(n_threads))
+    engine.set_workers(blas_threads() if ops.threaded_solves else 1)
 
     history = {"rel_change": [], "lam": []}
     if val is not None:
@@ -594,8 +632,8 @@ def lin_rfm_complete(
             shape=prob.shape,
             method="lin-rfm",
             side=side,
-            coef=A,
-            kernel=K,
+            coef=ops.to_scipy(A),
+            kernel=ops.to_numpy(K),
             lam=lam_abs,
             replace=replace,
             **kw,
@@ -667,6 +705,7 @@ def lin_rfm_complete(
             bar.close()
         if limits is not None:
             limits.restore_original_limits()
+            ops.set_threads(torch_threads)
 
     if not converged and it >= max_iter:
         warnings.warn(
@@ -691,6 +730,7 @@ def lin_rfm_complete(
         "kernel_side": plan["side"],
         "dtype": np.dtype(dtype).name,
         "memory_estimate": plan["bytes"],
+        "device": None if ops is NUMPY else str(ops.device),
     }
     return as_result(
         n_iter=it,
