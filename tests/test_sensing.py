@@ -159,3 +159,17 @@ def test_nonfinite_iterate_raises():
     with pytest.raises(ModelFitError, match="non-finite|NaN or inf"):
         with np.errstate(all="ignore"):
             lin_rfm_sense(P.problem, init=bad, alpha=1.0, max_iter=3)
+
+
+def test_more_measurements_than_the_symmetric_operator_has_rank(seed):
+    """m > n (n + 1) / 2 makes A A* singular: the projection (replace=True) must still hold.
+
+    Its CG once chased the residual's unreducible rounding part to a tolerance relative to
+    that (tiny) residual and diverged (relative error ~2e2 at n = 30, m = 580).
+    """
+    from linrfm.flat.problems import make_quadratic_sensing
+
+    pl = make_quadratic_sensing(12, 2, 100, random_state=seed)  # 78 symmetric unknowns
+    res = lin_rfm_sense(pl.problem.sensing, max_iter=100)
+    assert res.converged
+    assert pl.relative_error(res.X) < 1e-6

@@ -49,10 +49,11 @@ def check_sensing_problem(problem) -> MatrixSensing:
     return problem
 
 
-def conjugate_gradient(matvec, b, x0=None, *, rtol=1e-10, max_iter=None):
+def conjugate_gradient(matvec, b, x0=None, *, rtol=1e-10, atol=0.0, max_iter=None):
     """Solve ``M x = b`` for a symmetric positive definite ``M`` given as ``matvec``.
 
-    A plain CG with a warm start whose stopping rule is ``||b - M x|| <= rtol ||b||``.
+    A plain CG with a warm start whose stopping rule is
+    ``||b - M x|| <= max(rtol ||b||, atol)``.
 
     Returns
     -------
@@ -70,7 +71,7 @@ def conjugate_gradient(matvec, b, x0=None, *, rtol=1e-10, max_iter=None):
     r = b - matvec(x) if x0 is not None else b.copy()
     p = r.copy()
     rr = float(r @ r)
-    target = (rtol * bnorm) ** 2
+    target = max(rtol * bnorm, atol) ** 2
     it = 0
     while rr > target and it < max_iter:
         Mp = matvec(p)
@@ -93,6 +94,7 @@ class _SenseSolver:
     def __init__(self, problem: MatrixSensing, cg_tol: float, cg_max_iter):
         self.op = problem.operator
         self.y = problem.y
+        self.y_norm = float(np.linalg.norm(problem.y))
         self.cg_tol = cg_tol
         self.cg_max_iter = cg_max_iter
         self.c = None  # warm starts, per side
@@ -124,13 +126,21 @@ class _SenseSolver:
         return K @ op.adjoint(c)
 
     def project(self, X) -> np.ndarray:
-        """The projection of ``X`` onto ``{X : A(X) = y}``."""
+        """The projection of ``X`` onto ``{X : A(X) = y}``.
+
+        The tolerance is relative to ``||y||``, not to the residual ``y - A(X)``: near
+        convergence that residual is tiny, and when ``A A*`` is singular (more measurements
+        than the operator's rank, e.g. ``m > n (n + 1) / 2`` for a symmetric operator)
+        its rounding part outside the range of ``A A*`` cannot be reduced; chasing it to a
+        relative tolerance drove ``w`` along the null space until the iterate diverged.
+        """
         op = self.op
         w, it, _ = conjugate_gradient(
             lambda v: op.apply(op.adjoint(v)),
             self.y - op.apply(X),
             None,
-            rtol=self.cg_tol,
+            rtol=0.0,
+            atol=self.cg_tol * self.y_norm,
             max_iter=self.cg_max_iter,
         )
         self.cg_iters += it
