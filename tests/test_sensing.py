@@ -70,6 +70,30 @@ def test_recovers_planted_gaussian_sensing(seed, variant):
     np.testing.assert_allclose(P.problem.operator.apply(res.X), P.problem.y, atol=1e-8)
 
 
+@pytest.mark.parametrize("operator", ["symmetric", "psd"])
+def test_recovers_planted_symmetric_sensing(seed, operator):
+    # A symmetric operator sees only the symmetric part of X: the antisymmetric part is in
+    # its null space, so an iterate that keeps one (X = A*(c) K is not symmetric) never
+    # settles on the truth (it stalled near 1e-1 error before the iterate was symmetrized).
+    # 20 x 20, rank 2: 39 symmetric degrees of freedom, m = 117 (3x) < 210 = n (n + 1) / 2
+    P = make_sensing(20, 20, 2, 117, operator=operator, random_state=seed)
+    res = lin_rfm_sense(P.problem, max_iter=300)
+    assert res.converged
+    assert P.evaluate(res)["rel_error"] < 1e-6
+    np.testing.assert_array_equal(res.X, res.X.T)
+
+
+def test_recovers_quadratic_sensing():
+    """y_k = a_k^T X a_k (RankOneOperator(U), the flat study's 'quadratic' class)."""
+    from linrfm.flat.problems import make_quadratic_sensing
+
+    for seed in range(3):
+        pl = make_quadratic_sensing(20, 2, 3 * 39, random_state=seed)
+        res = lin_rfm_sense(pl.problem.sensing, max_iter=300)
+        assert res.converged
+        assert pl.relative_error(res.X) < 1e-6
+
+
 def test_projection_against_dense_least_squares():
     """Replacement is the orthogonal projection onto {A(X) = y}: compare with lstsq."""
     P = make_sensing(6, 5, 1, 12, random_state=1)

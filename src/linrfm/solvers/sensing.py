@@ -10,6 +10,12 @@ update of :func:`linrfm.solvers.linrfm.lin_rfm_complete` (a test checks it to 1e
 "Replacement" (keeping the measurements exactly) is, for a general operator, the projection
 of the iterate onto the affine set ``{X : A(X) = y}``, ``X + A*((A A*)^-1 (y - A(X)))``; for
 entry sampling it is the completion code's replacement of the observed entries.
+
+A symmetric operator (``operator.symmetric``: symmetrized Gaussian ``A_k``, quadratic
+sensing ``a_k^T X a_k``) sees only the symmetric part of ``X``; the antisymmetric part lies in
+its null space, so nothing in the data pins it down, and the one-sided update ``A*(c) K`` does
+not keep it at zero (the iterate then wanders in that null space and stalls at ~1e-1 error).
+The iterate is symmetrized after every half-step, which leaves ``A(X)`` unchanged.
 """
 
 from __future__ import annotations
@@ -235,6 +241,9 @@ def lin_rfm_sense(
     alpha = float(alpha)
     op = problem.operator
     X = _initial_iterate(problem, init)
+    symmetric = bool(getattr(op, "symmetric", False))
+    if symmetric:
+        X = (X + X.T) / 2
     solver = _SenseSolver(problem, float(cg_tol), cg_max_iter)
     sides = ["right"] if variant == "one-sided" else ["right", "left"]
     lam_rel = float(lam)
@@ -248,6 +257,8 @@ def lin_rfm_sense(
             for side in sides:
                 K, lam_abs = _kernel(X, side, alpha, lam_rel)
                 X = solver.weighted(K, side, lam_abs)
+                if symmetric:
+                    X = (X + X.T) / 2
                 if replace:
                     X = solver.project(X)
             norm_prev = np.linalg.norm(X_prev)
