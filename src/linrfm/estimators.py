@@ -273,7 +273,9 @@ class SoftImputeCompleter(_RecoveryEstimator):
         n_lams=20,
         max_rank=None,
         tol=1e-5,
+        path_tol=None,
         max_iter=1000,
+        accelerate=False,
         solver="auto",
         random_state=0,
     ):
@@ -282,7 +284,9 @@ class SoftImputeCompleter(_RecoveryEstimator):
         self.n_lams = n_lams
         self.max_rank = max_rank
         self.tol = tol
+        self.path_tol = path_tol
         self.max_iter = max_iter
+        self.accelerate = accelerate
         self.solver = solver
         self.random_state = random_state
 
