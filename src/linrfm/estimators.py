@@ -313,7 +313,7 @@ class FactorizedGD(_RecoveryEstimator):
     def __init__(
         self,
         rank=2,
-        init_scale=1e-3,
+        init_scale=1e-12,
         step=0.5,
         scaled=False,
         damping=1e-2,
