@@ -4,9 +4,11 @@ import pytest
 
 from linrfm.cli import main
 from linrfm.experiments.phase import (
+    SKIPPED,
     coverage_limited_cells,
     n_measurements,
     planted,
+    run_trial,
     thresholds,
 )
 
@@ -56,7 +58,7 @@ def test_quick_study_runs_resumes_and_plots(tmp_path, capsys):
     assert main(["experiment", "phase", "--quick", "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "## completion" in text and "## sensing" in text
-    with open(out / "phase.csv") as fh:
+    with open(out / "phase_v2.csv") as fh:
         rows = list(csv.DictReader(fh))
     methods = {r["method"] for r in rows}
     assert {"lin-rfm-a0.5-two", "softimpute", "nuclear-norm", "deep-mf", "irls-p1"} <= methods
@@ -72,8 +74,23 @@ def test_quick_study_runs_resumes_and_plots(tmp_path, capsys):
         main(["experiment", "phase", "--quick", "--out", str(out), "--no-plot", "--no-progress"])
         == 0
     )
-    with open(out / "phase.csv") as fh:
+    with open(out / "phase_v2.csv") as fh:
         assert len(list(csv.DictReader(fh))) == n
+
+
+def test_coverage_limited_samples_are_recorded_not_run():
+    # n = 40, rank 3, rho = 1: ~6 observations per line, some line has fewer than 3
+    params = dict(problem="completion", n=40, rank=3, rho=1.0, seed=0, method="deep-mf")
+    prob = planted("completion", 40, 3, 1.0, 0).problem
+    assert min(prob.row_counts.min(), prob.col_counts.min()) < 3
+    row = run_trial(params)
+    assert row["coverage_limited"] and not row["success"]
+    assert row["note"] == SKIPPED and row["n_iter"] == 0
+    ran = run_trial({**params, "method": "lin-rfm-a0.5-two"}, run_limited=True)
+    assert ran["coverage_limited"] and ran["n_iter"] > 0 and ran["note"] == ""
+    # a sample every line of which has r observations runs
+    ok = run_trial({**params, "rank": 1, "rho": 3.0, "method": "lin-rfm-a0.5-two"})
+    assert not ok["coverage_limited"] and ok["n_iter"] > 0
 
 
 def test_unknown_method_is_a_clear_error(tmp_path):

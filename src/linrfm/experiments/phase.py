@@ -3,12 +3,16 @@
 A grid of (rank r, oversampling rho = n_obs / (r (n + d - r))) for matrix completion and for
 Gaussian sensing; every method of :mod:`linrfm.methods` named on the command line runs on the
 same planted problems. A trial succeeds when the relative Frobenius error of the recovered
-matrix is at most 1e-3. Completion cells where more than 10% of the seeds have a row or column
-with fewer than r observations are *coverage-limited*: no method can reach 90% there.
+matrix is at most 1e-3. A completion sample with a row or column observed fewer than r times
+is *coverage-limited*: the truth is not identifiable from it, so the methods are not run on it
+(``--run-coverage-limited`` runs them anyway) and the trial counts as a failure; cells where
+more than 10% of the seeds are coverage-limited are reported as such.
 
-Each finished trial is appended to ``phase.csv`` at once, and a re-run skips finished trials, so
-the study can be completed across sittings. Trials run seed-major (every cell and method for
-seed 0, then seed 1, ...) so an interrupted study covers the whole grid with fewer seeds.
+Each finished trial is appended to ``phase_v2.csv`` at once (the version in the name changes
+whenever what a trial runs changes, so older rows are never mixed in), and a re-run skips
+finished trials, so the study can be completed across sittings. Trials run seed-major (every
+cell and method for seed 0, then seed 1, ...) so an interrupted study covers the whole grid
+with fewer seeds.
 """
 
 from __future__ import annotations
@@ -44,6 +48,14 @@ COMPLETION_METHODS = [
 ]
 SENSING_METHODS = [m if m != "softimpute" else "nuclear-norm" for m in COMPLETION_METHODS]
 KEYS = ["problem", "n", "rank", "rho", "seed", "method"]
+# The cache of finished trials. Bumped whenever what a trial runs changes, so rows of an
+# older definition are never mixed with new ones (v1, phase.csv: SoftImpute stopped at
+# rel. change 1e-5, factorized GD from 1e-3, coverage-limited samples were run).
+CSV_NAME = "phase_v2.csv"
+# A row or column with k < r observations leaves an (r - k)-dimensional affine family of
+# rank-r completions that agree with every observation (fix the other factor: the row's
+# r coefficients meet only k equations), so no method can single out the truth.
+SKIPPED = "not run: coverage-limited (a line has fewer than r observations)"
 # SoftImpute as judged by the study: the same estimator (the nuclear-norm solution at the
 # end of a path to 1e-4 lam_max), computed fast enough to be run at all. Plain SoftImpute
 # with its default tol stops far from that solution at small lam (its steps shrink long
@@ -105,17 +117,36 @@ def study_params(
     return kw
 
 
-def run_trial(params: dict, deep_max_iter: int = 5000, path_max_iter=None) -> dict:
-    """Run one (problem, cell, seed, method) and measure it against the planted truth."""
+def run_trial(
+    params: dict, deep_max_iter: int = 5000, path_max_iter=None, run_limited: bool = False
+) -> dict:
+    """Run one (problem, cell, seed, method) and measure it against the planted truth.
+
+    A completion sample with a row or column observed fewer than ``rank`` times is
+    coverage-limited: the truth is not identifiable from it (see :data:`SKIPPED`), so the
+    method is not run (unless ``run_limited``) and the trial is recorded as a failure.
+    """
     kind, n, rank = params["problem"], int(params["n"]), int(params["rank"])
     rho, seed, method = float(params["rho"]), int(params["seed"]), params["method"]
     P = planted(kind, n, rank, rho, seed)
+    prob = P.problem
     if kind == "completion":
-        prob = P.problem
         min_line = int(min(prob.row_counts.min(), prob.col_counts.min()))
     else:
-        prob = P.problem
         min_line = -1
+    limited = bool(kind == "completion" and min_line < rank)
+    if limited and not run_limited:
+        return {
+            "n_obs": int(prob.n_obs),
+            "min_line_obs": min_line,
+            "coverage_limited": True,
+            "rel_error": np.nan,
+            "success": False,
+            "n_iter": 0,
+            "converged": False,
+            "seconds": 0.0,
+            "note": SKIPPED,
+        }
     t0 = time.perf_counter()
     err, n_iter, converged, note = np.inf, 0, False, ""
     try:
@@ -136,7 +167,7 @@ def run_trial(params: dict, deep_max_iter: int = 5000, path_max_iter=None) -> di
     return {
         "n_obs": int(prob.n_obs if kind == "completion" else prob.m),
         "min_line_obs": min_line,
-        "coverage_limited": bool(kind == "completion" and min_line < rank),
+        "coverage_limited": limited,
         "rel_error": err,
         "success": bool(err <= SUCCESS),
         "n_iter": n_iter,
@@ -334,6 +365,7 @@ def run_phase(
     methods=None,
     deep_max_iter=5000,
     path_max_iter=None,
+    run_limited=False,
     make_plots=True,
     progress=True,
 ):
@@ -352,11 +384,11 @@ def run_phase(
         for m in methods_for(kind):
             get_method(m)
     os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, "phase.csv")
+    path = os.path.join(out, CSV_NAME)
     trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
     rows = run_grid(
         trials,
-        lambda p: run_trial(p, deep_max_iter, path_max_iter),
+        lambda p: run_trial(p, deep_max_iter, path_max_iter, run_limited),
         path,
         keys=KEYS,
         progress=progress,
@@ -380,6 +412,7 @@ def _cmd(args) -> int:
             seeds=args.seeds,
             deep_max_iter=args.deep_max_iter,
             path_max_iter=args.path_max_iter,
+            run_limited=args.run_coverage_limited,
         )
     _, summary = run_phase(
         args.out,
@@ -400,7 +433,7 @@ def register(subparsers) -> None:
         help="phase transitions over (rank, rho) for completion and Gaussian sensing",
         description="Success (rel. error <= 1e-3) of every method over a grid of rank and "
         "oversampling rho = n_obs / (r (n + d - r)). Finished trials are cached in "
-        "OUT/phase.csv and skipped on a re-run; OUT/summary.md and heatmap PNGs are "
+        f"OUT/{CSV_NAME} and skipped on a re-run; OUT/summary.md and heatmap PNGs are "
         "written from all rows.",
     )
     p.add_argument("--out", default="benchmarks/results/phase", help="output directory")
@@ -428,6 +461,12 @@ def register(subparsers) -> None:
         type=int,
         default=None,
         help="iteration cap per lam of SoftImpute / nuclear norm (default: the solver's)",
+    )
+    p.add_argument(
+        "--run-coverage-limited",
+        action="store_true",
+        help="run the methods on coverage-limited completion samples too (by default they "
+        "are recorded as failures without running: the truth is not identifiable there)",
     )
     p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
