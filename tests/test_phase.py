@@ -93,6 +93,22 @@ def test_coverage_limited_samples_are_recorded_not_run():
     assert not ok["coverage_limited"] and ok["n_iter"] > 0
 
 
+def test_down_to_threshold_stops_below_the_first_failing_cell(tmp_path):
+    from linrfm.experiments.phase import run_phase
+
+    kw = dict(problems=["completion"], n=20, ranks=[2], seeds=2, make_plots=False)
+    kw.update(methods=["lin-rfm-a0.5-two"], progress=False)
+    rhos = [0.75, 1.0, 3.0, 4.0]  # 0.75 and 1.0: coverage-limited at n = 20
+    rows, _ = run_phase(tmp_path / "a", rhos=rhos, down_to_threshold=True, **kw)
+    ran = sorted({float(r["rho"]) for r in rows}, reverse=True)
+    assert ran == [4.0, 3.0, 1.0][: len(ran)] and 0.75 not in ran
+    by = {rho: [r["success"] == "True" for r in rows if float(r["rho"]) == rho] for rho in ran}
+    assert all(len(v) == 2 for v in by.values())  # every seed of a cell
+    assert all(sum(by[rho]) == 2 for rho in ran[:-1]) and sum(by[ran[-1]]) < 2
+    full, _ = run_phase(tmp_path / "b", rhos=rhos, **kw)
+    assert thresholds(rows) == thresholds(full)
+
+
 def test_unknown_method_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit):
         main(["experiment", "phase", "--quick", "--out", str(tmp_path), "--methods", "svd"])

@@ -200,6 +200,15 @@ def make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for):
     return trials
 
 
+def _descending_cells(trials):
+    """Group trials by (problem, rank, method), each with its cells by decreasing rho."""
+    groups = {}
+    for t in trials:
+        key = (t["problem"], t["rank"], t["method"])
+        groups.setdefault(key, {}).setdefault(t["rho"], []).append(t)
+    return [(key, sorted(cells.items(), key=lambda kv: -kv[0])) for key, cells in groups.items()]
+
+
 def _frac(rows):
     return sum(r["success"] == "True" for r in rows) / len(rows) if rows else np.nan
 
@@ -366,10 +375,19 @@ def run_phase(
     deep_max_iter=5000,
     path_max_iter=None,
     run_limited=False,
+    down_to_threshold=False,
+    level=0.9,
     make_plots=True,
     progress=True,
 ):
-    """Run (or resume) the study into ``out``; return the rows of every requested trial."""
+    """Run (or resume) the study into ``out``; return the rows of every trial run.
+
+    With ``down_to_threshold``, each (problem, rank, method) runs its cells from the largest
+    rho down, every seed of a cell before the next, and stops after the first cell whose
+    success rate is below ``level``: the thresholds (smallest rho from which the method
+    succeeds at that rho and every larger one) are exactly those of the full grid, and the
+    cells below, which cannot change them, are not run (blank in the heatmaps).
+    """
     rhos = default_rhos() if rhos is None else [float(r) for r in rhos]
 
     def methods_for(kind):
@@ -386,14 +404,27 @@ def run_phase(
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, CSV_NAME)
     trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
-    rows = run_grid(
-        trials,
-        lambda p: run_trial(p, deep_max_iter, path_max_iter, run_limited),
-        path,
-        keys=KEYS,
-        progress=progress,
-        desc="phase",
-    )
+
+    def run(trials, desc="phase"):
+        return run_grid(
+            trials,
+            lambda p: run_trial(p, deep_max_iter, path_max_iter, run_limited),
+            path,
+            keys=KEYS,
+            progress=progress,
+            desc=desc,
+        )
+
+    if not down_to_threshold:
+        rows = run(trials)
+    else:
+        rows = []
+        for (kind, rank, method), cells in _descending_cells(trials):
+            for rho, cell in cells:
+                got = run(cell, desc=f"{kind} r={rank} {method} rho={rho:g}")
+                rows += got
+                if _frac(got) < level:
+                    break
     summary = write_summary(rows, os.path.join(out, "summary.md"))
     if make_plots:
         plot(rows, out)
@@ -413,6 +444,7 @@ def _cmd(args) -> int:
             deep_max_iter=args.deep_max_iter,
             path_max_iter=args.path_max_iter,
             run_limited=args.run_coverage_limited,
+            down_to_threshold=args.down_to_threshold,
         )
     _, summary = run_phase(
         args.out,
@@ -467,6 +499,13 @@ def register(subparsers) -> None:
         action="store_true",
         help="run the methods on coverage-limited completion samples too (by default they "
         "are recorded as failures without running: the truth is not identifiable there)",
+    )
+    p.add_argument(
+        "--down-to-threshold",
+        action="store_true",
+        help="per problem, rank and method, run rho from the largest down (all seeds of a "
+        "cell first) and stop after the first cell under 90%% success: the same thresholds "
+        "as the full grid, without the failing cells below them",
     )
     p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
