@@ -268,10 +268,14 @@ def write_summary(rows, path, level=0.9):
         f"Success: relative Frobenius error <= {SUCCESS:g}. Entry: the smallest rho from "
         f"which a method succeeds in >= {level:.0%} of seeds at that rho and every larger "
         "one present ('never' if none). factorized-gd and scaled-gd are given the true rank as "
-        "their width; lin-RFM runs with its defaults (completion: 'change' ridge rule "
-        "two-sided, fixed ridge one-sided; sensing: 'change'); SoftImpute / nuclear norm "
-        "is judged at the end of its lam path (1e-4 lam_max); deep-mf has 3 factors and an "
-        "iteration cap.",
+        "their width (start 1e-12, Armijo step); lin-RFM runs with its defaults "
+        "(completion: 'change' ridge rule two-sided, fixed ridge one-sided; sensing: "
+        "'change'); SoftImpute / nuclear norm is judged at the end of its lam path "
+        "(1e-4 lam_max; completion: 10 lams, momentum, tol 1e-9 at the last lam, at most "
+        "1500 iterations per lam); deep-mf has 3 factors and an iteration cap. Completion "
+        "samples with a line observed fewer than r times are coverage-limited: recorded as "
+        "failures without running the methods. Cells absent for a method were not run "
+        "(--down-to-threshold stops below its first cell under the success level).",
         "",
     ]
     for kind in sorted({k[0] for k in th}):
@@ -492,7 +496,8 @@ def register(subparsers) -> None:
         "--path-max-iter",
         type=int,
         default=None,
-        help="iteration cap per lam of SoftImpute / nuclear norm (default: the solver's)",
+        help="iteration cap per lam of SoftImpute / nuclear norm (default: 1500 for "
+        "SoftImpute on completion, the solver's otherwise)",
     )
     p.add_argument(
         "--run-coverage-limited",
