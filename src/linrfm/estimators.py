@@ -229,6 +229,7 @@ class LinRFMSensor(_RecoveryEstimator):
         max_iter=500,
         cg_tol=1e-10,
         cg_max_iter=None,
+        linear_solver="auto",
         progress=False,
     ):
         self.alpha = alpha
@@ -241,6 +242,7 @@ class LinRFMSensor(_RecoveryEstimator):
         self.max_iter = max_iter
         self.cg_tol = cg_tol
         self.cg_max_iter = cg_max_iter
+        self.linear_solver = linear_solver
         self.progress = progress
 
 
