@@ -88,7 +88,7 @@ def factorized_gd(
         Initial step size in those units; halved (for the rest of the run) whenever a step
         would not decrease the training loss by the Armijo condition (only the observed
         data are used). Without it a fixed step diverged or oscillated at a high residual
-        from some initializations (rank 2 completion: 2 of 6).
+        from some starts (rank 2 completion from a 1e-3 start: 2 of 6).
     scaled : bool, default=False
         ScaledGD: precondition ``grad_U`` by ``(V^T V + damping I)^-1`` and ``grad_V`` by
         ``(U^T U + damping I)^-1``.
