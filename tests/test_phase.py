@@ -4,9 +4,11 @@ import pytest
 
 from linrfm.cli import main
 from linrfm.experiments.phase import (
+    SKIPPED,
     coverage_limited_cells,
     n_measurements,
     planted,
+    run_trial,
     thresholds,
 )
 
@@ -56,7 +58,7 @@ def test_quick_study_runs_resumes_and_plots(tmp_path, capsys):
     assert main(["experiment", "phase", "--quick", "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "## completion" in text and "## sensing" in text
-    with open(out / "phase.csv") as fh:
+    with open(out / "phase_v2.csv") as fh:
         rows = list(csv.DictReader(fh))
     methods = {r["method"] for r in rows}
     assert {"lin-rfm-a0.5-two", "softimpute", "nuclear-norm", "deep-mf", "irls-p1"} <= methods
@@ -72,8 +74,39 @@ def test_quick_study_runs_resumes_and_plots(tmp_path, capsys):
         main(["experiment", "phase", "--quick", "--out", str(out), "--no-plot", "--no-progress"])
         == 0
     )
-    with open(out / "phase.csv") as fh:
+    with open(out / "phase_v2.csv") as fh:
         assert len(list(csv.DictReader(fh))) == n
+
+
+def test_coverage_limited_samples_are_recorded_not_run():
+    # n = 40, rank 3, rho = 1: ~6 observations per line, some line has fewer than 3
+    params = dict(problem="completion", n=40, rank=3, rho=1.0, seed=0, method="deep-mf")
+    prob = planted("completion", 40, 3, 1.0, 0).problem
+    assert min(prob.row_counts.min(), prob.col_counts.min()) < 3
+    row = run_trial(params)
+    assert row["coverage_limited"] and not row["success"]
+    assert row["note"] == SKIPPED and row["n_iter"] == 0
+    ran = run_trial({**params, "method": "lin-rfm-a0.5-two"}, run_limited=True)
+    assert ran["coverage_limited"] and ran["n_iter"] > 0 and ran["note"] == ""
+    # a sample every line of which has r observations runs
+    ok = run_trial({**params, "rank": 1, "rho": 3.0, "method": "lin-rfm-a0.5-two"})
+    assert not ok["coverage_limited"] and ok["n_iter"] > 0
+
+
+def test_down_to_threshold_stops_below_the_first_failing_cell(tmp_path):
+    from linrfm.experiments.phase import run_phase
+
+    kw = dict(problems=["completion"], n=20, ranks=[2], seeds=2, make_plots=False)
+    kw.update(methods=["lin-rfm-a0.5-two"], progress=False)
+    rhos = [0.75, 1.0, 3.0, 4.0]  # 0.75 and 1.0: coverage-limited at n = 20
+    rows, _ = run_phase(tmp_path / "a", rhos=rhos, down_to_threshold=True, **kw)
+    ran = sorted({float(r["rho"]) for r in rows}, reverse=True)
+    assert ran == [4.0, 3.0, 1.0][: len(ran)] and 0.75 not in ran
+    by = {rho: [r["success"] == "True" for r in rows if float(r["rho"]) == rho] for rho in ran}
+    assert all(len(v) == 2 for v in by.values())  # every seed of a cell
+    assert all(sum(by[rho]) == 2 for rho in ran[:-1]) and sum(by[ran[-1]]) < 2
+    full, _ = run_phase(tmp_path / "b", rhos=rhos, **kw)
+    assert thresholds(rows) == thresholds(full)
 
 
 def test_unknown_method_is_a_clear_error(tmp_path):

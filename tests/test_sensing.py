@@ -94,6 +94,22 @@ def test_recovers_quadratic_sensing():
         assert pl.relative_error(res.X) < 1e-6
 
 
+@pytest.mark.parametrize("variant", ["one-sided", "two-sided"])
+def test_direct_and_cg_linear_solvers_agree(variant):
+    """Forming Q and A A* and solving by Cholesky gives CG's iterates."""
+    P = make_sensing(12, 12, 2, 100, random_state=3)
+    kw = dict(variant=variant, max_iter=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = lin_rfm_sense(P.problem, linear_solver="cg", **kw)
+        b = lin_rfm_sense(P.problem, linear_solver="direct", **kw)
+    assert a.params["linear_solver"] == "cg" and b.params["linear_solver"] == "direct"
+    assert np.linalg.norm(a.X - b.X) <= 1e-7 * np.linalg.norm(a.X)
+    op = EntrySampling([0, 1], [1, 0], (2, 2))
+    with pytest.raises(ValueError, match="dense sensing matrices"):
+        lin_rfm_sense(MatrixSensing(op, [1.0, 2.0]), linear_solver="direct")
+
+
 def test_projection_against_dense_least_squares():
     """Replacement is the orthogonal projection onto {A(X) = y}: compare with lstsq."""
     P = make_sensing(6, 5, 1, 12, random_state=1)
@@ -173,3 +189,11 @@ def test_more_measurements_than_the_symmetric_operator_has_rank(seed):
     res = lin_rfm_sense(pl.problem.sensing, max_iter=100)
     assert res.converged
     assert pl.relative_error(res.X) < 1e-6
+
+
+def test_symmetric_gaussian_sensing_beyond_its_rank(seed):
+    """The direct projection must not factor a singular A A* (m > n (n + 1) / 2)."""
+    P = make_sensing(8, 8, 2, 45, operator="symmetric", random_state=seed)  # 36 unknowns
+    res = lin_rfm_sense(P.problem, max_iter=100)
+    assert res.converged
+    assert P.evaluate(res)["rel_error"] < 1e-6

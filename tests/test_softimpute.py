@@ -22,12 +22,15 @@ def test_recovers_easy_planted_problem(seed):
     assert P.evaluate(res)["rel_error"] < 1e-2
 
 
+@pytest.mark.parametrize("accelerate", [False, True])
 @pytest.mark.parametrize("solver", ["dense", "lowrank"])
-def test_nuclear_norm_optimality_conditions(solver):
+def test_nuclear_norm_optimality_conditions(solver, accelerate):
     """P_O(X - Z) = lam (U V^T + W), U^T W = 0, W V = 0, ||W||_2 <= 1."""
     P = make_completion(60, 50, 3, 1200, min_per_line=3, random_state=1)
     lam = 0.2 * lambda_max(P.problem)
-    res = soft_impute(P.problem, lam=lam, tol=1e-12, max_iter=20000, solver=solver)
+    res = soft_impute(
+        P.problem, lam=lam, tol=1e-12, max_iter=20000, solver=solver, accelerate=accelerate
+    )
     Z = res.to_dense()
     M = _residual(P, Z)
     U, s, Vt = np.linalg.svd(Z)
@@ -38,6 +41,30 @@ def test_nuclear_norm_optimality_conditions(solver):
     np.testing.assert_allclose(M @ V, lam * U, atol=1e-6 * lam)
     W = (M - U @ (U.T @ M)) @ (np.eye(V.shape[0]) - V @ V.T) / lam
     assert np.linalg.norm(W, 2) <= 1 + 1e-6
+
+
+def test_accelerated_never_ascends_and_matches_plain(seed):
+    """Momentum with restarts: the objective never increases, and it reaches the plain
+    iteration's solution (the optimality conditions are checked above) in fewer steps."""
+    P = make_completion(40, 30, 3, 500, min_per_line=3, random_state=seed)
+    lam = 0.02 * lambda_max(P.problem)
+    plain = soft_impute(P.problem, lam=lam, max_iter=100000, tol=1e-12)
+    fast = soft_impute(P.problem, lam=lam, accelerate=True, max_iter=100000, tol=1e-12)
+    f = np.asarray(fast.history["objective"])
+    assert np.all(f[1:] <= f[:-1] * (1 + 1e-12))
+    ref = plain.to_dense()
+    assert np.linalg.norm(fast.to_dense() - ref) <= 1e-5 * np.linalg.norm(ref)
+    assert fast.n_iter < plain.n_iter / 2
+
+
+def test_path_tol_loosens_only_the_path():
+    P = make_completion(40, 30, 3, 500, min_per_line=3, random_state=0)
+    a = soft_impute(P.problem, n_lams=5, lam_ratio=1e-2, tol=1e-9, accelerate=True)
+    b = soft_impute(P.problem, n_lams=5, lam_ratio=1e-2, tol=1e-9, path_tol=1e-3, accelerate=True)
+    assert b.n_iter < a.n_iter
+    assert b.history["lam"][-1] == a.history["lam"][-1]
+    ref = a.to_dense()
+    assert np.linalg.norm(b.to_dense() - ref) <= 1e-5 * np.linalg.norm(ref)
 
 
 def test_zero_above_lambda_max():
@@ -75,6 +102,7 @@ def test_path_and_warning():
         (dict(max_rank=31), "'max_rank'"),
         (dict(solver="svd"), "'solver'"),
         (dict(tol=-1.0), "'tol'"),
+        (dict(path_tol=0.0), "'path_tol'"),
     ],
 )
 def test_bad_parameters(kwargs, match):

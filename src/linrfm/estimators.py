@@ -233,6 +233,7 @@ class LinRFMSensor(_RecoveryEstimator):
         max_iter=500,
         cg_tol=1e-10,
         cg_max_iter=None,
+        linear_solver="auto",
         progress=False,
     ):
         self.alpha = alpha
@@ -245,6 +246,7 @@ class LinRFMSensor(_RecoveryEstimator):
         self.max_iter = max_iter
         self.cg_tol = cg_tol
         self.cg_max_iter = cg_max_iter
+        self.linear_solver = linear_solver
         self.progress = progress
 
 
@@ -277,7 +279,9 @@ class SoftImputeCompleter(_RecoveryEstimator):
         n_lams=20,
         max_rank=None,
         tol=1e-5,
+        path_tol=None,
         max_iter=1000,
+        accelerate=False,
         solver="auto",
         random_state=0,
     ):
@@ -286,7 +290,9 @@ class SoftImputeCompleter(_RecoveryEstimator):
         self.n_lams = n_lams
         self.max_rank = max_rank
         self.tol = tol
+        self.path_tol = path_tol
         self.max_iter = max_iter
+        self.accelerate = accelerate
         self.solver = solver
         self.random_state = random_state
 
@@ -313,7 +319,7 @@ class FactorizedGD(_RecoveryEstimator):
     def __init__(
         self,
         rank=2,
-        init_scale=1e-3,
+        init_scale=1e-12,
         step=0.5,
         scaled=False,
         damping=1e-2,

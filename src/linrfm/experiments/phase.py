@@ -3,12 +3,16 @@
 A grid of (rank r, oversampling rho = n_obs / (r (n + d - r))) for matrix completion and for
 Gaussian sensing; every method of :mod:`linrfm.methods` named on the command line runs on the
 same planted problems. A trial succeeds when the relative Frobenius error of the recovered
-matrix is at most 1e-3. Completion cells where more than 10% of the seeds have a row or column
-with fewer than r observations are *coverage-limited*: no method can reach 90% there.
+matrix is at most 1e-3. A completion sample with a row or column observed fewer than r times
+is *coverage-limited*: the truth is not identifiable from it, so the methods are not run on it
+(``--run-coverage-limited`` runs them anyway) and the trial counts as a failure; cells where
+more than 10% of the seeds are coverage-limited are reported as such.
 
-Each finished trial is appended to ``phase.csv`` at once, and a re-run skips finished trials, so
-the study can be completed across sittings. Trials run seed-major (every cell and method for
-seed 0, then seed 1, ...) so an interrupted study covers the whole grid with fewer seeds.
+Each finished trial is appended to ``phase_v2.csv`` at once (the version in the name changes
+whenever what a trial runs changes, so older rows are never mixed in), and a re-run skips
+finished trials, so the study can be completed across sittings. Trials run seed-major (every
+cell and method for seed 0, then seed 1, ...) so an interrupted study covers the whole grid
+with fewer seeds.
 """
 
 from __future__ import annotations
@@ -44,6 +48,21 @@ COMPLETION_METHODS = [
 ]
 SENSING_METHODS = [m if m != "softimpute" else "nuclear-norm" for m in COMPLETION_METHODS]
 KEYS = ["problem", "n", "rank", "rho", "seed", "method"]
+# The cache of finished trials. Bumped whenever what a trial runs changes, so rows of an
+# older definition are never mixed with new ones (v1, phase.csv: SoftImpute stopped at
+# rel. change 1e-5, factorized GD from 1e-3, coverage-limited samples were run).
+CSV_NAME = "phase_v2.csv"
+# A row or column with k < r observations leaves an (r - k)-dimensional affine family of
+# rank-r completions that agree with every observation (fix the other factor: the row's
+# r coefficients meet only k equations), so no method can single out the truth.
+SKIPPED = "not run: coverage-limited (a line has fewer than r observations)"
+# SoftImpute as judged by the study: the same estimator (the nuclear-norm solution at the
+# end of a path to 1e-4 lam_max), computed fast enough to be run at all. Plain SoftImpute
+# with its default tol stops far from that solution at small lam (its steps shrink long
+# before the iterate arrives: error 1e-2 where the solution's is 4.4e-4, rank 5, rho 3);
+# momentum with restarts reaches it in ~1,000 iterations instead of ~30,000; the path's
+# earlier lams only warm start the last one, so they are solved loosely.
+SOFTIMPUTE_STUDY = dict(accelerate=True, n_lams=10, path_tol=1e-4, tol=1e-9, max_iter=1500)
 
 
 def default_rhos():
@@ -73,7 +92,12 @@ def planted(kind, n, rank, rho, seed):
 
 
 def study_params(
-    method: str, rank: int, deep_max_iter: int, path_max_iter=None, seed: int = 0
+    method: str,
+    rank: int,
+    deep_max_iter: int,
+    path_max_iter=None,
+    seed: int = 0,
+    kind: str = "completion",
 ) -> dict:
     """Per-method settings of the study (the rank is given to methods that need one; the
     random initializations of the gradient methods are seeded by the trial's seed)."""
@@ -84,6 +108,8 @@ def study_params(
         kw["random_state"] = seed
     if method == "deep-mf":
         kw["max_iter"] = deep_max_iter
+    if method in ("softimpute", "nuclear-norm") and kind == "completion":
+        kw.update(SOFTIMPUTE_STUDY)
     if method in ("softimpute", "nuclear-norm") and path_max_iter is not None:
         kw["max_iter"] = path_max_iter
     if method.startswith("irls"):
@@ -91,17 +117,36 @@ def study_params(
     return kw
 
 
-def run_trial(params: dict, deep_max_iter: int = 5000, path_max_iter=None) -> dict:
-    """Run one (problem, cell, seed, method) and measure it against the planted truth."""
+def run_trial(
+    params: dict, deep_max_iter: int = 5000, path_max_iter=None, run_limited: bool = False
+) -> dict:
+    """Run one (problem, cell, seed, method) and measure it against the planted truth.
+
+    A completion sample with a row or column observed fewer than ``rank`` times is
+    coverage-limited: the truth is not identifiable from it (see :data:`SKIPPED`), so the
+    method is not run (unless ``run_limited``) and the trial is recorded as a failure.
+    """
     kind, n, rank = params["problem"], int(params["n"]), int(params["rank"])
     rho, seed, method = float(params["rho"]), int(params["seed"]), params["method"]
     P = planted(kind, n, rank, rho, seed)
+    prob = P.problem
     if kind == "completion":
-        prob = P.problem
         min_line = int(min(prob.row_counts.min(), prob.col_counts.min()))
     else:
-        prob = P.problem
         min_line = -1
+    limited = bool(kind == "completion" and min_line < rank)
+    if limited and not run_limited:
+        return {
+            "n_obs": int(prob.n_obs),
+            "min_line_obs": min_line,
+            "coverage_limited": True,
+            "rel_error": np.nan,
+            "success": False,
+            "n_iter": 0,
+            "converged": False,
+            "seconds": 0.0,
+            "note": SKIPPED,
+        }
     t0 = time.perf_counter()
     err, n_iter, converged, note = np.inf, 0, False, ""
     try:
@@ -111,7 +156,7 @@ def run_trial(params: dict, deep_max_iter: int = 5000, path_max_iter=None) -> di
             res = fit_method(
                 method,
                 prob,
-                **study_params(method, rank, deep_max_iter, path_max_iter, seed),
+                **study_params(method, rank, deep_max_iter, path_max_iter, seed, kind),
             )
         X = res.to_dense()
         T = P.dense_truth()
@@ -122,7 +167,7 @@ def run_trial(params: dict, deep_max_iter: int = 5000, path_max_iter=None) -> di
     return {
         "n_obs": int(prob.n_obs if kind == "completion" else prob.m),
         "min_line_obs": min_line,
-        "coverage_limited": bool(kind == "completion" and min_line < rank),
+        "coverage_limited": limited,
         "rel_error": err,
         "success": bool(err <= SUCCESS),
         "n_iter": n_iter,
@@ -153,6 +198,15 @@ def make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for):
                             }
                         )
     return trials
+
+
+def _descending_cells(trials):
+    """Group trials by (problem, rank, method), each with its cells by decreasing rho."""
+    groups = {}
+    for t in trials:
+        key = (t["problem"], t["rank"], t["method"])
+        groups.setdefault(key, {}).setdefault(t["rho"], []).append(t)
+    return [(key, sorted(cells.items(), key=lambda kv: -kv[0])) for key, cells in groups.items()]
 
 
 def _frac(rows):
@@ -214,10 +268,14 @@ def write_summary(rows, path, level=0.9):
         f"Success: relative Frobenius error <= {SUCCESS:g}. Entry: the smallest rho from "
         f"which a method succeeds in >= {level:.0%} of seeds at that rho and every larger "
         "one present ('never' if none). factorized-gd and scaled-gd are given the true rank as "
-        "their width; lin-RFM runs with its defaults (completion: 'change' ridge rule "
-        "two-sided, fixed ridge one-sided; sensing: 'change'); SoftImpute / nuclear norm "
-        "is judged at the end of its lam path (1e-4 lam_max); deep-mf has 3 factors and an "
-        "iteration cap.",
+        "their width (start 1e-12, Armijo step); lin-RFM runs with its defaults "
+        "(completion: 'change' ridge rule two-sided, fixed ridge one-sided; sensing: "
+        "'change'); SoftImpute / nuclear norm is judged at the end of its lam path "
+        "(1e-4 lam_max; completion: 10 lams, momentum, tol 1e-9 at the last lam, at most "
+        "1500 iterations per lam); deep-mf has 3 factors and an iteration cap. Completion "
+        "samples with a line observed fewer than r times are coverage-limited: recorded as "
+        "failures without running the methods. Cells absent for a method were not run "
+        "(--down-to-threshold stops below its first cell under the success level).",
         "",
     ]
     for kind in sorted({k[0] for k in th}):
@@ -320,10 +378,20 @@ def run_phase(
     methods=None,
     deep_max_iter=5000,
     path_max_iter=None,
+    run_limited=False,
+    down_to_threshold=False,
+    level=0.9,
     make_plots=True,
     progress=True,
 ):
-    """Run (or resume) the study into ``out``; return the rows of every requested trial."""
+    """Run (or resume) the study into ``out``; return the rows of every trial run.
+
+    With ``down_to_threshold``, each (problem, rank, method) runs its cells from the largest
+    rho down, every seed of a cell before the next, and stops after the first cell whose
+    success rate is below ``level``: the thresholds (smallest rho from which the method
+    succeeds at that rho and every larger one) are exactly those of the full grid, and the
+    cells below, which cannot change them, are not run (blank in the heatmaps).
+    """
     rhos = default_rhos() if rhos is None else [float(r) for r in rhos]
 
     def methods_for(kind):
@@ -338,16 +406,29 @@ def run_phase(
         for m in methods_for(kind):
             get_method(m)
     os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, "phase.csv")
+    path = os.path.join(out, CSV_NAME)
     trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
-    rows = run_grid(
-        trials,
-        lambda p: run_trial(p, deep_max_iter, path_max_iter),
-        path,
-        keys=KEYS,
-        progress=progress,
-        desc="phase",
-    )
+
+    def run(trials, desc="phase"):
+        return run_grid(
+            trials,
+            lambda p: run_trial(p, deep_max_iter, path_max_iter, run_limited),
+            path,
+            keys=KEYS,
+            progress=progress,
+            desc=desc,
+        )
+
+    if not down_to_threshold:
+        rows = run(trials)
+    else:
+        rows = []
+        for (kind, rank, method), cells in _descending_cells(trials):
+            for rho, cell in cells:
+                got = run(cell, desc=f"{kind} r={rank} {method} rho={rho:g}")
+                rows += got
+                if _frac(got) < level:
+                    break
     summary = write_summary(rows, os.path.join(out, "summary.md"))
     if make_plots:
         plot(rows, out)
@@ -366,6 +447,8 @@ def _cmd(args) -> int:
             seeds=args.seeds,
             deep_max_iter=args.deep_max_iter,
             path_max_iter=args.path_max_iter,
+            run_limited=args.run_coverage_limited,
+            down_to_threshold=args.down_to_threshold,
         )
     _, summary = run_phase(
         args.out,
@@ -386,7 +469,7 @@ def register(subparsers) -> None:
         help="phase transitions over (rank, rho) for completion and Gaussian sensing",
         description="Success (rel. error <= 1e-3) of every method over a grid of rank and "
         "oversampling rho = n_obs / (r (n + d - r)). Finished trials are cached in "
-        "OUT/phase.csv and skipped on a re-run; OUT/summary.md and heatmap PNGs are "
+        f"OUT/{CSV_NAME} and skipped on a re-run; OUT/summary.md and heatmap PNGs are "
         "written from all rows.",
     )
     p.add_argument("--out", default="benchmarks/results/phase", help="output directory")
@@ -413,7 +496,21 @@ def register(subparsers) -> None:
         "--path-max-iter",
         type=int,
         default=None,
-        help="iteration cap per lam of SoftImpute / nuclear norm (default: the solver's)",
+        help="iteration cap per lam of SoftImpute / nuclear norm (default: 1500 for "
+        "SoftImpute on completion, the solver's otherwise)",
+    )
+    p.add_argument(
+        "--run-coverage-limited",
+        action="store_true",
+        help="run the methods on coverage-limited completion samples too (by default they "
+        "are recorded as failures without running: the truth is not identifiable there)",
+    )
+    p.add_argument(
+        "--down-to-threshold",
+        action="store_true",
+        help="per problem, rank and method, run rho from the largest down (all seeds of a "
+        "cell first) and stop after the first cell under 90%% success: the same thresholds "
+        "as the full grid, without the failing cells below them",
     )
     p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

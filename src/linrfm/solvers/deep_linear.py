@@ -21,6 +21,9 @@ from ._measure import Measurements
 
 __all__ = ["deep_matrix_factorization", "deep_objective"]
 
+# A sparse A*(r) of at most this many entries is multiplied densely.
+_DENSE_E_MAX = 4_000_000
+
 
 def _product(Ws):
     P = Ws[0]
@@ -29,24 +32,33 @@ def _product(Ws):
     return P
 
 
-def _grads(Ws, E, p):
+def _prefixes(Ws):
+    """``[W_1, W_2 W_1, ..., W_L ... W_1]``: the partial products (the last is X)."""
+    out = [Ws[0]]
+    for W in Ws[1:]:
+        out.append(W @ out[-1])
+    return out
+
+
+def _grads(Ws, E, p, prefixes=None):
     """``dF/dW_j = (W_L...W_{j+1})^T E (W_{j-1}...W_1)^T / p`` for every factor.
 
-    ``E = A*(r)`` may be a sparse matrix (completion) or dense (sensing).
+    ``E = A*(r)`` may be a sparse matrix (completion) or dense (sensing); a sparse ``E`` of
+    a matrix small enough is made dense (dense products are faster there). ``prefixes``
+    (from :func:`_prefixes`) saves recomputing the partial products.
     """
+    if hasattr(E, "toarray") and E.shape[0] * E.shape[1] <= _DENSE_E_MAX:
+        E = E.toarray()
     L = len(Ws)
-    prefix = [None] * L  # prefix[j] = W_{j-1} ... W_1 (None for the identity)
-    acc = None
-    for j in range(L):
-        prefix[j] = acc
-        acc = Ws[j] if acc is None else Ws[j] @ acc
+    if prefixes is None:
+        prefixes = _prefixes(Ws)
     grads = [None] * L
     left = E  # (W_L ... W_{j+1})^T E
     for j in range(L - 1, -1, -1):
-        if prefix[j] is None:
+        if j == 0:
             g = left.toarray() if hasattr(left, "toarray") else left
         else:
-            g = np.asarray(left @ prefix[j].T)
+            g = np.asarray(left @ prefixes[j - 1].T)
         grads[j] = g / p
         if j > 0:
             left = np.asarray((left.T @ Ws[j]).T)
@@ -148,7 +160,8 @@ def deep_matrix_factorization(
         return FactorResult(shape=(n, d), n_iter=it, method="deep-mf", U=U, V=Ws[0].T.copy())
 
     for it in range(1, max_iter + 1):
-        X = _product(Ws)
+        prefixes = _prefixes(Ws)
+        X = prefixes[-1]
         r = meas.apply(X) - y_s
         rel_res = float(np.linalg.norm(r) / ynorm) if ynorm > 0 else 0.0
         if not np.isfinite(rel_res):
@@ -164,7 +177,7 @@ def deep_matrix_factorization(
             converged = True
             break
         X_prev = X
-        grads = _grads(Ws, meas.adjoint(r), meas.p)
+        grads = _grads(Ws, meas.adjoint(r), meas.p, prefixes)
         Ws = [W - step * g for W, g in zip(Ws, grads)]
         if callback is not None and callback(
             it, {"iteration": it, "rel_residual": rel_res, "result": snapshot(Ws, it)}

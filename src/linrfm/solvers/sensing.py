@@ -25,6 +25,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_option, check_scalar
@@ -37,6 +38,10 @@ __all__ = ["lin_rfm_sense", "conjugate_gradient", "SENSE_LAMBDA_RULES", "SENSE_V
 SENSE_LAMBDA_RULES = ("fixed", "change", "decay")
 SENSE_VARIANTS = ("one-sided", "two-sided")
 _WINDOW = 5  # as lin_rfm_complete: quiet iterations in a row needed to call it converged
+LINEAR_SOLVERS = ("auto", "cg", "direct")
+# 'auto' forms Q (m x m) when the operator's dense matrices are at most this large
+_DIRECT_MAX_M = 4000
+_DIRECT_MAX_ENTRIES = 2 * 10**7
 
 
 def check_sensing_problem(problem) -> MatrixSensing:
@@ -91,7 +96,9 @@ def conjugate_gradient(matvec, b, x0=None, *, rtol=1e-10, atol=0.0, max_iter=Non
 class _SenseSolver:
     """The two linear solves of one lin-RFM/IRLS sensing step, by conjugate gradients."""
 
-    def __init__(self, problem: MatrixSensing, cg_tol: float, cg_max_iter):
+    def __init__(
+        self, problem: MatrixSensing, cg_tol: float, cg_max_iter, linear_solver: str = "auto"
+    ):
         self.op = problem.operator
         self.y = problem.y
         self.y_norm = float(np.linalg.norm(problem.y))
@@ -101,10 +108,44 @@ class _SenseSolver:
         self.c_left = None
         self.w = None
         self.cg_iters = 0
+        op = self.op
+        n, d = op.shape
+        dense = getattr(op, "matrices", None)
+        small = dense is not None and op.m <= _DIRECT_MAX_M and op.m * n * d <= _DIRECT_MAX_ENTRIES
+        if linear_solver == "direct" and dense is None:
+            raise ValueError(
+                "linear_solver='direct' needs an operator with dense sensing matrices "
+                f"(GaussianOperator); got {type(op).__name__}."
+            )
+        self.direct = linear_solver == "direct" or (linear_solver == "auto" and small)
+        self._proj = None  # Cholesky factor of A A* (direct projections)
+
+    def _direct_solve(self, Q, rhs):
+        """``Q c = rhs`` for a PSD ``Q`` by Cholesky; None when it is not positive definite."""
+        try:
+            return scipy.linalg.cho_solve(scipy.linalg.cho_factor(Q), rhs)
+        except np.linalg.LinAlgError:
+            return None
 
     def weighted(self, K, side: str, lam: float) -> np.ndarray:
         """``A*(c) K`` (side 'right') or ``K A*(c)`` ('left') with ``(Q + lam I) c = y``."""
         op = self.op
+        if self.direct:
+            # Q = A (I x K) A* formed once (m^2 n d flops): cheaper than CG's hundreds of
+            # passes over the m x n d operator while that operator is small
+            m, (n, d) = op.m, op.shape
+            A = op.matrices
+            AK = np.matmul(A, K) if side == "right" else np.matmul(K, A)
+            Q = A.reshape(m, n * d) @ AK.reshape(m, n * d).T
+            Q = (Q + Q.T) / 2
+            Q[np.diag_indices(m)] += lam
+            c = self._direct_solve(Q, self.y)
+            if c is not None and np.all(np.isfinite(c)):
+                if side == "right":
+                    self.c = c
+                    return op.adjoint(c) @ K
+                self.c_left = c
+                return K @ op.adjoint(c)
         if side == "right":
 
             def mv(c):
@@ -135,6 +176,21 @@ class _SenseSolver:
         relative tolerance drove ``w`` along the null space until the iterate diverged.
         """
         op = self.op
+        if self.direct:
+            if self._proj is None:
+                n, d = op.shape
+                dim = n * (n + 1) // 2 if getattr(op, "symmetric", False) else n * d
+                A = op.matrices.reshape(op.m, -1)
+                try:
+                    if op.m > dim:  # A A* is singular; a Cholesky may still "succeed"
+                        raise np.linalg.LinAlgError
+                    self._proj = scipy.linalg.cho_factor(A @ A.T)
+                except np.linalg.LinAlgError:
+                    self._proj = False  # A A* singular (m > rank of A): CG instead
+            if self._proj is not False:
+                w = scipy.linalg.cho_solve(self._proj, self.y - op.apply(X))
+                if np.all(np.isfinite(w)):
+                    return X + op.adjoint(w)
         w, it, _ = conjugate_gradient(
             lambda v: op.apply(op.adjoint(v)),
             self.y - op.apply(X),
@@ -173,6 +229,7 @@ def lin_rfm_sense(
     max_iter: int = 500,
     cg_tol: float = 1e-10,
     cg_max_iter: int | None = None,
+    linear_solver: str = "auto",
     init=None,
     callback=None,
     progress: bool = False,
@@ -209,6 +266,12 @@ def lin_rfm_sense(
         Relative residual at which each conjugate-gradient solve stops.
     cg_max_iter : int, optional
         Cap on the CG iterations of one solve (default ``2 m``).
+    linear_solver : {'auto', 'cg', 'direct'}, default='auto'
+        'cg' never forms ``Q``. 'direct' forms ``Q`` (``m^2 n d`` flops) and ``A A*`` (once)
+        and solves by Cholesky, falling back to CG when a factorization fails; it needs an
+        operator with dense sensing matrices (:class:`~linrfm.operators.GaussianOperator`).
+        'auto' is 'direct' for such operators with ``m <= 4000`` and ``m n d <= 2e7``
+        (Gaussian sensing, n = 40, rank 10, rho 2: 2-3x faster), 'cg' otherwise.
     init : ndarray of shape (n, d) or DenseResult, optional
         Starting iterate (default ``A*(y)``, the zero-filled observations for completion).
     callback : callable, optional
@@ -244,6 +307,7 @@ def lin_rfm_sense(
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
     check_scalar(cg_tol, "cg_tol", low=0, low_inclusive=False)
     check_scalar(cg_max_iter, "cg_max_iter", kind=numbers.Integral, low=1, allow_none=True)
+    check_option(linear_solver, "linear_solver", LINEAR_SOLVERS)
     if not isinstance(replace, (bool, np.bool_)):
         raise TypeError(f"The 'replace' parameter must be a bool; got {replace!r}.")
     if callback is not None and not callable(callback):
@@ -254,7 +318,7 @@ def lin_rfm_sense(
     symmetric = bool(getattr(op, "symmetric", False))
     if symmetric:
         X = (X + X.T) / 2
-    solver = _SenseSolver(problem, float(cg_tol), cg_max_iter)
+    solver = _SenseSolver(problem, float(cg_tol), cg_max_iter, linear_solver)
     sides = ["right"] if variant == "one-sided" else ["right", "left"]
     lam_rel = float(lam)
     history = {"rel_change": [], "lam": [], "cg_iter": []}
@@ -330,6 +394,7 @@ def lin_rfm_sense(
             "tol": tol,
             "max_iter": max_iter,
             "cg_tol": cg_tol,
+            "linear_solver": "direct" if solver.direct else "cg",
         },
         X=X,
     )

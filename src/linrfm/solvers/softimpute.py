@@ -59,11 +59,12 @@ def _svt_dense(M, lam, max_rank):
     return U[:, :k] * s[:k], Vt[:k].T
 
 
-def _svt_lowrank(US, V, R, lam, max_rank, rng, n_power=2, oversample=10):
+def _svt_lowrank(US, V, R, lam, max_rank, rng, start=None, n_power=2, oversample=10):
     """Soft-threshold the SVD of ``M = US @ V.T + R`` (R sparse), never forming M.
 
     A randomized subspace iteration (Halko, Martinsson, Tropp) started from the previous
-    right factor, so across SoftImpute iterations it is a warm-started subspace iteration.
+    right factor (``start``, default ``V``), so across SoftImpute iterations it is a
+    warm-started subspace iteration.
     The subspace grows until its smallest singular value falls below ``lam`` (every
     singular value that survives the threshold is then captured) or reaches ``max_rank``.
     """
@@ -77,13 +78,14 @@ def _svt_lowrank(US, V, R, lam, max_rank, rng, n_power=2, oversample=10):
         return V @ (US.T @ Y) + RT @ Y
 
     limit = min(n, d)
-    k = min(limit, max(V.shape[1] + oversample, 2 * oversample))
+    W = V if start is None else start
+    k = min(limit, max(W.shape[1] + oversample, 2 * oversample))
     while True:
-        extra = k - V.shape[1]
-        start = V if extra >= 0 else V[:, :k]
+        extra = k - W.shape[1]
+        S0 = W if extra >= 0 else W[:, :k]
         if extra > 0:
-            start = np.hstack([start, rng.standard_normal((d, extra))])
-        Q, _ = np.linalg.qr(mul(start))
+            S0 = np.hstack([S0, rng.standard_normal((d, extra))])
+        Q, _ = np.linalg.qr(mul(S0))
         for _ in range(n_power):
             Z, _ = np.linalg.qr(tmul(Q))
             Q, _ = np.linalg.qr(mul(Z))
@@ -108,7 +110,9 @@ def soft_impute(
     n_lams: int = 20,
     max_rank: int | None = None,
     tol: float = 1e-5,
+    path_tol: float | None = None,
     max_iter: int = 1000,
+    accelerate: bool = False,
     solver: str = "auto",
     shape=None,
     return_path: bool = False,
@@ -131,12 +135,25 @@ def soft_impute(
         Rank restriction: keep at most this many singular values (the rank-restricted
         variant; the problem becomes non-convex).
     tol : float, default=1e-5
-        At each ``lam``, stop when ``||Z_k - Z_{k-1}||_F / ||Z_{k-1}||_F < tol``.
+        At the last ``lam``, stop when ``||Z_k - Z_{k-1}||_F / ||Z_{k-1}||_F < tol``.
+        The step of plain SoftImpute shrinks slowly at small ``lam`` (its rate approaches
+        1), so a small step is not a small distance to the solution: with
+        ``accelerate=False`` judge a recovery only with a ``tol`` well below the error
+        that matters (e.g. 1e-8 for a 1e-3 error).
+    path_tol : float, optional
+        The same criterion at the earlier ``lam`` of the path, whose solutions only warm
+        start the next one (default ``tol``; e.g. 1e-3 saves most of the path's work).
     max_iter : int, default=1000
         Maximum iterations per ``lam``.
+    accelerate : bool, default=False
+        Nesterov momentum on the proximal-gradient form of SoftImpute (SoftImpute is the
+        proximal gradient method with step 1 on ``1/2 ||P_O(X - Z)||^2``; Toh and Yun
+        2010), restarted whenever the objective would increase (O'Donoghue and Candes
+        2015), so it never ascends. The same solution at every ``lam`` in far fewer
+        iterations when the iteration is slow (small ``lam``, few observations).
     solver : {'auto', 'dense', 'lowrank'}
         Dense SVDs or leading singular triplets of the low-rank + sparse iterate;
-        'auto' uses dense when ``n * d <= 4e6``.
+        'auto' uses dense when ``min(n, d) < 100``, low-rank otherwise.
     return_path : bool
         Also return the list of results at each ``lam`` of the path.
     random_state : int
@@ -146,14 +163,17 @@ def soft_impute(
     -------
     FactorResult or (FactorResult, list of FactorResult)
         The completion ``U @ V.T`` at the last ``lam``; ``history`` holds, per iteration,
-        ``lam``, ``rel_change`` and ``rank``.
+        ``lam``, ``rel_change``, ``rank`` and ``objective``.
     """
     t0 = time.perf_counter()
     check_scalar(lam, "lam", low=0, allow_none=True)
     check_scalar(lam_ratio, "lam_ratio", low=0, high=1, low_inclusive=False)
     check_scalar(n_lams, "n_lams", kind=numbers.Integral, low=1)
     check_scalar(tol, "tol", low=0, low_inclusive=False)
+    check_scalar(path_tol, "path_tol", low=0, low_inclusive=False, allow_none=True)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    if not isinstance(accelerate, (bool, np.bool_)):
+        raise TypeError(f"The 'accelerate' parameter must be a bool; got {accelerate!r}.")
     check_option(solver, "solver", ("auto", "dense", "lowrank"))
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
@@ -161,7 +181,7 @@ def soft_impute(
         max_rank, "max_rank", kind=numbers.Integral, low=1, high=min(n, d), allow_none=True
     )
     if solver == "auto":
-        solver = "dense" if n * d <= 4_000_000 else "lowrank"
+        solver = "dense" if min(n, d) < 100 else "lowrank"
     rows, cols, y = prob.rows, prob.cols, prob.values
     rng = np.random.default_rng(random_state)
 
@@ -170,26 +190,52 @@ def soft_impute(
     else:
         lmax = lambda_max(prob)
         lams = list(lmax * np.geomspace(1.0, lam_ratio, n_lams))
+    if path_tol is None:
+        path_tol = tol
+
+    def prox(YU, YV, lam_k, start):
+        """``S_lam(Y + P_O(X - Y))`` for ``Y = YU @ YV.T``."""
+        if solver == "dense":
+            M = YU @ YV.T
+            M[rows, cols] = y
+            return _svt_dense(M, lam_k, max_rank)
+        R = sp.csr_matrix((y - _observed_of_factors(YU, YV, rows, cols), (rows, cols)), (n, d))
+        return _svt_lowrank(YU, YV, R, lam_k, max_rank, rng, start=start)
+
+    def objective(US_, V_, lam_k):
+        # V_ has orthonormal columns, so the column norms of US_ are the singular values
+        r = _observed_of_factors(US_, V_, rows, cols) - y
+        return 0.5 * float(r @ r) + lam_k * float(np.sum(np.linalg.norm(US_, axis=0)))
 
     US = np.zeros((n, 0))
     V = np.zeros((d, 0))
-    history = {"lam": [], "rel_change": [], "rank": []}
+    US_old, V_old = US, V
+    history = {"lam": [], "rel_change": [], "rank": [], "objective": []}
     path = []
     converged_all = True
     total = 0
-    for lam_k in lams:
+    for i_lam, lam_k in enumerate(lams):
+        tol_k = tol if i_lam == len(lams) - 1 else path_tol
         converged = False
         t_lam = time.perf_counter()
+        f_cur = objective(US, V, lam_k)
+        t_mom = 1.0  # momentum resets at every lam (a new objective)
         for _ in range(max_iter):
             total += 1
-            fitted = _observed_of_factors(US, V, rows, cols)
-            if solver == "dense":
-                M = US @ V.T
-                M[rows, cols] = y
-                US_new, V_new = _svt_dense(M, lam_k, max_rank)
+            t_next = (1 + np.sqrt(1 + 4 * t_mom * t_mom)) / 2
+            beta = (t_mom - 1) / t_next if accelerate else 0.0
+            if beta > 0:
+                YU = np.hstack([(1 + beta) * US, -beta * US_old])
+                YV = np.hstack([V, V_old])
             else:
-                R = sp.csr_matrix((y - fitted, (rows, cols)), shape=(n, d))
-                US_new, V_new = _svt_lowrank(US, V, R, lam_k, max_rank, rng)
+                YU, YV = US, V
+            US_new, V_new = prox(YU, YV, lam_k, V)
+            f_new = objective(US_new, V_new, lam_k)
+            if beta > 0 and not f_new <= f_cur:
+                # the momentum step went uphill: restart from a plain (monotone) step
+                t_next = 1.0
+                US_new, V_new = prox(US, V, lam_k, V)
+                f_new = objective(US_new, V_new, lam_k)
             # ||Z_new - Z||^2 and ||Z||^2 from the factors (no n x d product)
             old2 = float(np.sum((US.T @ US) * (V.T @ V)))
             new2 = float(np.sum((US_new.T @ US_new) * (V_new.T @ V_new)))
@@ -198,11 +244,13 @@ def soft_impute(
             if not np.isfinite(diff2):
                 raise ModelFitError("SoftImpute iterate became non-finite.")
             change = np.sqrt(diff2 / old2) if old2 > 0 else (np.inf if new2 > 0 else 0.0)
-            US, V = US_new, V_new
+            US_old, V_old = US, V
+            US, V, f_cur, t_mom = US_new, V_new, f_new, t_next
             history["lam"].append(lam_k)
             history["rel_change"].append(change)
             history["rank"].append(US.shape[1])
-            if change < tol:
+            history["objective"].append(f_cur)
+            if change < tol_k:
                 converged = True
                 break
         converged_all &= converged
@@ -221,8 +269,9 @@ def soft_impute(
             )
     if not converged_all:
         warnings.warn(
-            f"SoftImpute did not meet tol={tol:g} within max_iter={max_iter} at every lam "
-            "of the path; increase max_iter.",
+            f"SoftImpute did not meet tol={tol:g} (path_tol={path_tol:g} before the last "
+            f"lam) within max_iter={max_iter} at every lam of the path; increase max_iter"
+            + ("." if accelerate else " or set accelerate=True."),
             ConvergenceWarning,
             stacklevel=2,
         )
@@ -240,6 +289,8 @@ def soft_impute(
             "max_rank": max_rank,
             "solver": solver,
             "tol": tol,
+            "path_tol": path_tol,
+            "accelerate": accelerate,
         },
         U=US,
         V=V,
