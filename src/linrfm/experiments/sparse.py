@@ -10,6 +10,7 @@ succeeds in >= 90% of seeds at that n and at every larger n of the grid).
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 import warnings
@@ -229,10 +230,12 @@ def run_study(
         if r["method"] in methods and int(r["d"]) == d and int(r["k"]) == k
     ]
     thr = thresholds(rows, methods)
-    with open(os.path.join(out, "sparse_thresholds.csv"), "w") as fh:
-        fh.write("method,label,n_90\n")
+    with open(os.path.join(out, "sparse_thresholds.csv"), "w", newline="") as fh:
+        # a csv writer: labels hold commas ("Lasso (path end, 1e-4 lmax)")
+        writer = csv.writer(fh)
+        writer.writerow(["method", "label", "n_90"])
         for m in methods:
-            fh.write(f"{m},{METHODS[m][0]},{thr[m] if thr[m] is not None else 'never'}\n")
+            writer.writerow([m, METHODS[m][0], thr[m] if thr[m] is not None else "never"])
     if plot and rows:
         _plot(rows, methods, os.path.join(out, "sparse.png"), f"d={d}, k={k}, no noise")
     return rows, thr
