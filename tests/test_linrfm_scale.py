@@ -8,6 +8,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from linrfm import make_completion
+from linrfm.solvers import _rowsolve
 from linrfm.solvers._rowsolve import LineSolver, _batched_spd_solve, sparse_dense_matmul
 from linrfm.solvers.linrfm import eig_power, lin_rfm_complete, lin_rfm_plan
 
@@ -251,8 +252,9 @@ def test_generator_never_builds_the_matrix():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_threaded_products_and_solves_equal_the_serial_ones(seed):
-    # large enough to cross the size below which work stays on the calling thread
+def test_threaded_products_and_solves_equal_the_serial_ones(seed, monkeypatch):
+    # no size below which work stays on the calling thread: a small problem takes the pool
+    monkeypatch.setattr(_rowsolve, "_PARALLEL_MIN_FLOPS", 0)
     rng = np.random.default_rng(seed)
     P = make_completion(300, 240, 3, 9000, random_state=seed)
     prob = P.problem
