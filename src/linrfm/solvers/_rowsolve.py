@@ -120,6 +120,8 @@ class LineSolver:
         self.n_obs = idx.size
         counts = np.bincount(lines, minlength=n_lines)
         self.counts = counts
+        # multiply-adds of one set of block solves (fixed by the pattern): gates the pool
+        self._solve_flops = self.sum_sq_counts * float(counts.max(initial=0))
         self.indptr = np.concatenate([[0], np.cumsum(counts)])
         # (positions into the observation arrays, padded with n_obs; line index padded
         # with width) for every batch of blocks
@@ -202,9 +204,8 @@ class LineSolver:
             Kb[:, diag, diag] += lam
             coef[pos] = ops.spd_solve(Kb, y_ext[pos])
 
-        flops = self.sum_sq_counts * float(self.counts.max(initial=0))
         # torch parallelizes inside its own kernels; the pool is for NumPy/LAPACK
-        threaded = ops.threaded_solves and flops >= _PARALLEL_MIN_FLOPS
+        threaded = ops.threaded_solves and self._solve_flops >= _PARALLEL_MIN_FLOPS
         _parallel_map(solve_batch, self._batches_x, self.n_workers if threaded else 1)
         coef[-1] = 0
         return coef[:-1]
