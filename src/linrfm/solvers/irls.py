@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_scalar
 from ..problems import as_completion_problem
 from ..results import DenseResult, ModelFitError
+from ._driver import check_callback, iterate
 from ._rowsolve import LineSolver
-from .sensing import _initial_iterate, _progress_bar, _SenseSolver, check_sensing_problem
+from .sensing import _initial_iterate, _SenseSolver, check_sensing_problem
 
 __all__ = ["irls_complete", "irls_sense", "irls_weight_inverse"]
 
@@ -41,57 +40,52 @@ def _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback):
     check_scalar(gamma_min, "gamma_min", low=0)
     check_scalar(tol, "tol", low=0, low_inclusive=False)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
+    check_callback(callback)
 
 
 def _irls_loop(X, step, *, p, gamma, eta, gamma_min, tol, max_iter, callback, progress, name):
     """The shared IRLS iteration: ``step(K) -> X``; returns (X, history, it, converged)."""
     history = {"rel_change": [], "gamma": []}
-    bar = _progress_bar(progress, max_iter, f"{name} p={p:g}")
     gamma_rel = float(gamma)
-    converged, it = False, 0
-    try:
-        for it in range(1, max_iter + 1):
-            G = X.T @ X
-            # gamma is relative to the mean eigenvalue of X^T X (unit-free)
-            scale = np.trace(G) / G.shape[0]
-            if not np.isfinite(scale):
-                raise ModelFitError(f"{name} iterate became non-finite at iteration {it}.")
-            g_abs = gamma_rel * scale if scale > 0 else gamma_rel
-            K = irls_weight_inverse(X, p, g_abs)
-            X_new = step(K)
-            norm_prev = np.linalg.norm(X)
-            change = np.linalg.norm(X_new - X) / norm_prev if norm_prev > 0 else np.inf
-            if not np.isfinite(change):
-                raise ModelFitError(
-                    f"{name} iterate became non-finite at iteration {it}; try a larger 'gamma_min'."
-                )
-            X = X_new
-            history["rel_change"].append(float(change))
-            history["gamma"].append(gamma_rel)
-            at_floor = gamma_rel <= max(gamma_min, tol)
-            gamma_rel = max(gamma_min, gamma_rel / eta)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(change=f"{change:.2e}", gamma=f"{gamma_rel:.1e}", refresh=False)
-            if change < tol and at_floor:
-                converged = True
-                break
-            info = {"iteration": it, "rel_change": change, "gamma": gamma_rel, "X": X}
-            if callback is not None and callback(it, info):
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-    if not converged and it >= max_iter:
-        warnings.warn(
+
+    def one_step(it):
+        nonlocal X, gamma_rel
+        G = X.T @ X
+        # gamma is relative to the mean eigenvalue of X^T X (unit-free)
+        scale = np.trace(G) / G.shape[0]
+        if not np.isfinite(scale):
+            raise ModelFitError(f"{name} iterate became non-finite at iteration {it}.")
+        g_abs = gamma_rel * scale if scale > 0 else gamma_rel
+        K = irls_weight_inverse(X, p, g_abs)
+        X_new = step(K)
+        norm_prev = np.linalg.norm(X)
+        change = np.linalg.norm(X_new - X) / norm_prev if norm_prev > 0 else np.inf
+        if not np.isfinite(change):
+            raise ModelFitError(
+                f"{name} iterate became non-finite at iteration {it}; try a larger 'gamma_min'."
+            )
+        X = X_new
+        history["rel_change"].append(float(change))
+        history["gamma"].append(gamma_rel)
+        at_floor = gamma_rel <= max(gamma_min, tol)
+        gamma_rel = max(gamma_min, gamma_rel / eta)
+        info = {"iteration": it, "rel_change": change, "gamma": gamma_rel, "X": X}
+        postfix = {"change": f"{change:.2e}", "gamma": f"{gamma_rel:.1e}"}
+        return change < tol and at_floor, info, postfix
+
+    it, converged = iterate(
+        one_step,
+        max_iter=max_iter,
+        callback=callback,
+        progress=progress,
+        desc=f"{name} p={p:g}",
+        warning=lambda: (
             f"{name} did not converge in max_iter={max_iter} iterations: the last relative "
             f"change is {history['rel_change'][-1]:.2e} (tol={tol:g}) with relative gamma "
-            f"{gamma_rel:.1e}. Increase max_iter or eta (faster gamma decay).",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+            f"{gamma_rel:.1e}. Increase max_iter or eta (faster gamma decay)."
+        ),
+        stacklevel=4,
+    )
     return X, history, it, converged
 
 

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_option, check_random_state, check_scalar
 from ..problems import as_completion_problem
 from ..results import KernelResult, ModelFitError
 from ._backend import NUMPY, get_backend, ops_of, to_numpy_input
+from ._driver import (
+    check_lin_rfm_params,
+    iterate,
+    next_ridge,
+    record_ridge_step,
+    ridge_warning,
+)
 from ._rowsolve import LineSolver, blas_threads
 
 __all__ = [
@@ -35,9 +40,6 @@ __all__ = [
 LAMBDA_RULES = ("auto", "change", "fixed", "holdout", "decay")
 VARIANTS = ("auto", "one-sided", "two-sided")
 AGOP_PATHS = ("auto", "dense", "sparse")
-# The ridge rule moves the iterate in bursts (each decrease of the ridge shifts the fixed
-# point), so one quiet iteration proves little: convergence needs this many in a row.
-_WINDOW = 5
 
 
 def kernel_power(G: np.ndarray, alpha: float) -> np.ndarray:
@@ -559,21 +561,13 @@ def lin_rfm_complete(
         When the iterate becomes non-finite.
     """
     t0 = time.perf_counter()
-    check_scalar(alpha, "alpha", low=0, low_inclusive=False)
+    check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
     check_option(variant, "variant", VARIANTS)
-    check_scalar(lam, "lam", low=0)
     check_option(lam_rule, "lam_rule", LAMBDA_RULES)
-    check_scalar(lam_min, "lam_min", low=0)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
     check_scalar(
         val_fraction, "val_fraction", low=0, high=1, low_inclusive=False, high_inclusive=False
     )
     check_scalar(patience, "patience", kind=numbers.Integral, low=1)
-    if not isinstance(replace, (bool, np.bool_)):
-        raise TypeError(f"The 'replace' parameter must be a bool; got {replace!r}.")
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
     if n_threads is not None:
         check_scalar(n_threads, "n_threads", kind=numbers.Integral, low=1)
     check_option(agop, "agop", AGOP_PATHS)
@@ -640,83 +634,50 @@ def lin_rfm_complete(
         )
         return _transposed(res) if transpose else res
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    def step(it):
+        nonlocal lam_rel, best_val, stale
+        change = engine.step(lam_rel)
+        done = record_ridge_step("lin-RFM", it, history, change, lam_rel, tol, lam_rule, lam_min)
+        info = {"iteration": it, "rel_change": change, "lam": lam_rel}
+        if val is not None:
+            fitted = engine.values_at(val.rows, val.cols)
+            verr = float(np.linalg.norm(fitted - val.values) / val_norm)
+            history["val_rel_error"].append(verr)
+            info["val_rel_error"] = verr
+            if verr < best_val * (1 - 1e-3):
+                best_val, stale = verr, 0
+            else:
+                stale += 1
+            done = done or stale >= patience
+            lam_rel = next_ridge("change", lam_rel, verr, lam_min)
+        else:
+            lam_rel = next_ridge(lam_rule, lam_rel, change, lam_min)
+        postfix = {
+            "change": f"{change:.2e}",
+            "lam": f"{lam_rel:.1e}",
+            "elapsed": f"{time.perf_counter() - t0:.1f}s",
+        }
+        return done, info, postfix
 
-        bar = tqdm(total=max_iter, desc=f"lin-RFM a={alpha:g} {variant}", leave=False)
-
-    converged = False
-    it = 0
+    advice = ", or try variant='two-sided'." if variant == "one-sided" else "."
     try:
-        for it in range(1, max_iter + 1):
-            change = engine.step(lam_rel)
-            if not np.isfinite(change):
-                raise ModelFitError(
-                    f"lin-RFM iterate became non-finite at iteration {it}; try a larger "
-                    "'lam' or 'lam_min'."
-                )
-            history["rel_change"].append(float(change))
-            history["lam"].append(lam_rel)
-            # Converged: the iterate stopped moving under a ridge already at the
-            # tolerance's level (for 'change', a step taken with a larger ridge can look
-            # stationary at that ridge's fixed point, not the ridge-free limit).
-            recent = max(history["rel_change"][-_WINDOW:])
-            settled = (
-                len(history["rel_change"]) >= _WINDOW
-                and recent < tol
-                and (lam_rule == "fixed" or lam_rel <= max(tol, lam_min))
-            )
-            info = {"iteration": it, "rel_change": change, "lam": lam_rel}
-            stop_val = False
-            if val is not None:
-                fitted = engine.values_at(val.rows, val.cols)
-                verr = float(np.linalg.norm(fitted - val.values) / val_norm)
-                history["val_rel_error"].append(verr)
-                info["val_rel_error"] = verr
-                if verr < best_val * (1 - 1e-3):
-                    best_val, stale = verr, 0
-                else:
-                    stale += 1
-                stop_val = stale >= patience
-                lam_rel = max(lam_min, min(lam_rel, verr))
-            elif lam_rule == "change":
-                lam_rel = max(lam_min, min(lam_rel, change))
-            elif lam_rule == "decay" and change < np.sqrt(lam_rel) / 100:
-                lam_rel = max(lam_min, lam_rel / 10)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(
-                    change=f"{change:.2e}",
-                    lam=f"{lam_rel:.1e}",
-                    elapsed=f"{time.perf_counter() - t0:.1f}s",
-                    refresh=False,
-                )
-            if settled or stop_val:
-                converged = True
-                break
-            if callback is not None:
-                # a light snapshot (references, no copies) to predict from the iterate
-                info["result"] = as_result(n_iter=it)
-                if callback(it, info):
-                    break
+        it, converged = iterate(
+            step,
+            max_iter=max_iter,
+            callback=callback,
+            progress=progress,
+            desc=f"lin-RFM a={alpha:g} {variant}",
+            # a light snapshot (references, no copies) to predict from the iterate
+            result=lambda it: as_result(n_iter=it),
+            warning=lambda: ridge_warning(
+                "lin-RFM", max_iter, history["rel_change"], tol, lam_rel, advice
+            ),
+        )
     finally:
-        if bar is not None:
-            bar.close()
         if limits is not None:
             limits.restore_original_limits()
             ops.set_threads(torch_threads)
 
-    if not converged and it >= max_iter:
-        warnings.warn(
-            f"lin-RFM did not converge in max_iter={max_iter} iterations: the largest "
-            f"relative change of the iterate over the last {_WINDOW} iterations is "
-            f"{max(history['rel_change'][-_WINDOW:]):.2e} (tol={tol:g}) and the relative "
-            f"ridge is {lam_rel:.1e}. Increase max_iter"
-            + (", or try variant='two-sided'." if variant == "one-sided" else "."),
-            ConvergenceWarning,
-            stacklevel=2,
-        )
     params = {
         "alpha": alpha,
         "variant": variant,

@@ -22,22 +22,26 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
 import scipy.linalg
-from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_option, check_scalar
 from ..operators import MatrixSensing
 from ..results import DenseResult, ModelFitError
+from ._driver import (
+    check_lin_rfm_params,
+    iterate,
+    next_ridge,
+    record_ridge_step,
+    ridge_warning,
+)
 from .linrfm import kernel_power
 
 __all__ = ["lin_rfm_sense", "conjugate_gradient", "SENSE_LAMBDA_RULES", "SENSE_VARIANTS"]
 
 SENSE_LAMBDA_RULES = ("fixed", "change", "decay")
 SENSE_VARIANTS = ("one-sided", "two-sided")
-_WINDOW = 5  # as lin_rfm_complete: quiet iterations in a row needed to call it converged
 LINEAR_SOLVERS = ("auto", "cg", "direct")
 # 'auto' forms Q (m x m) when the operator's dense matrices are at most this large
 _DIRECT_MAX_M = 4000
@@ -298,20 +302,12 @@ def lin_rfm_sense(
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)
-    check_scalar(alpha, "alpha", low=0, low_inclusive=False)
+    check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
     check_option(variant, "variant", SENSE_VARIANTS)
-    check_scalar(lam, "lam", low=0)
     check_option(lam_rule, "lam_rule", SENSE_LAMBDA_RULES)
-    check_scalar(lam_min, "lam_min", low=0)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
     check_scalar(cg_tol, "cg_tol", low=0, low_inclusive=False)
     check_scalar(cg_max_iter, "cg_max_iter", kind=numbers.Integral, low=1, allow_none=True)
     check_option(linear_solver, "linear_solver", LINEAR_SOLVERS)
-    if not isinstance(replace, (bool, np.bool_)):
-        raise TypeError(f"The 'replace' parameter must be a bool; got {replace!r}.")
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
     alpha = float(alpha)
     op = problem.operator
     X = _initial_iterate(problem, init)
@@ -322,61 +318,39 @@ def lin_rfm_sense(
     sides = ["right"] if variant == "one-sided" else ["right", "left"]
     lam_rel = float(lam)
     history = {"rel_change": [], "lam": [], "cg_iter": []}
-    bar = _progress_bar(progress, max_iter, f"lin-RFM sensing a={alpha:g} {variant}")
-    converged, it = False, 0
-    try:
-        for it in range(1, max_iter + 1):
-            X_prev = X
-            solver.cg_iters = 0
-            for side in sides:
-                K, lam_abs = _kernel(X, side, alpha, lam_rel)
-                X = solver.weighted(K, side, lam_abs)
-                if symmetric:
-                    X = (X + X.T) / 2
-                if replace:
-                    X = solver.project(X)
-            norm_prev = np.linalg.norm(X_prev)
-            change = np.linalg.norm(X - X_prev) / norm_prev if norm_prev > 0 else np.inf
-            if not np.isfinite(change):
-                raise ModelFitError(
-                    f"lin-RFM sensing iterate became non-finite at iteration {it}; try a "
-                    "larger 'lam' or 'lam_min'."
-                )
-            history["rel_change"].append(float(change))
-            history["lam"].append(lam_rel)
-            history["cg_iter"].append(solver.cg_iters)
-            recent = max(history["rel_change"][-_WINDOW:])
-            settled = (
-                len(history["rel_change"]) >= _WINDOW
-                and recent < tol
-                and (lam_rule == "fixed" or lam_rel <= max(tol, lam_min))
-            )
-            if lam_rule == "change":
-                lam_rel = max(lam_min, min(lam_rel, change))
-            elif lam_rule == "decay" and change < np.sqrt(lam_rel) / 100:
-                lam_rel = max(lam_min, lam_rel / 10)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(change=f"{change:.2e}", lam=f"{lam_rel:.1e}", refresh=False)
-            if settled:
-                converged = True
-                break
-            info = {"iteration": it, "rel_change": change, "lam": lam_rel, "X": X}
-            if callback is not None and callback(it, info):
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-    if not converged and it >= max_iter:
-        warnings.warn(
-            f"lin-RFM sensing did not converge in max_iter={max_iter} iterations: the largest "
-            f"relative change over the last {_WINDOW} iterations is "
-            f"{max(history['rel_change'][-_WINDOW:]):.2e} (tol={tol:g}), relative ridge "
-            f"{lam_rel:.1e}. Increase max_iter, or try variant='two-sided' or "
-            "lam_rule='change'.",
-            ConvergenceWarning,
-            stacklevel=2,
+
+    def step(it):
+        nonlocal X, lam_rel
+        X_prev = X
+        solver.cg_iters = 0
+        for side in sides:
+            K, lam_abs = _kernel(X, side, alpha, lam_rel)
+            X = solver.weighted(K, side, lam_abs)
+            if symmetric:
+                X = (X + X.T) / 2
+            if replace:
+                X = solver.project(X)
+        norm_prev = np.linalg.norm(X_prev)
+        change = np.linalg.norm(X - X_prev) / norm_prev if norm_prev > 0 else np.inf
+        done = record_ridge_step(
+            "lin-RFM sensing", it, history, change, lam_rel, tol, lam_rule, lam_min
         )
+        history["cg_iter"].append(solver.cg_iters)
+        lam_rel = next_ridge(lam_rule, lam_rel, change, lam_min)
+        info = {"iteration": it, "rel_change": change, "lam": lam_rel, "X": X}
+        return done, info, {"change": f"{change:.2e}", "lam": f"{lam_rel:.1e}"}
+
+    advice = ", or try variant='two-sided' or lam_rule='change'."
+    it, converged = iterate(
+        step,
+        max_iter=max_iter,
+        callback=callback,
+        progress=progress,
+        desc=f"lin-RFM sensing a={alpha:g} {variant}",
+        warning=lambda: ridge_warning(
+            "lin-RFM sensing", max_iter, history["rel_change"], tol, lam_rel, advice
+        ),
+    )
     return DenseResult(
         shape=tuple(op.shape),
         n_iter=it,
@@ -411,11 +385,3 @@ def _initial_iterate(problem: MatrixSensing, init) -> np.ndarray:
     if not np.all(np.isfinite(X)):
         raise ValueError("init holds non-finite values; all values must be finite.")
     return np.array(X, copy=True)
-
-
-def _progress_bar(progress, total, desc):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
