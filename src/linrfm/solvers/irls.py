@@ -33,7 +33,8 @@ def irls_weight_inverse(X: np.ndarray, p: float, gamma: float) -> np.ndarray:
     return (Q * w) @ Q.T
 
 
-def _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback):
+def _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback) -> dict:
+    """Check the parameters both IRLS solvers take; return them as the result's params."""
     check_scalar(p, "p", low=0, high=1)
     check_scalar(gamma, "gamma", low=0, low_inclusive=False)
     check_scalar(eta, "eta", low=1)
@@ -41,12 +42,19 @@ def _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback):
     check_scalar(tol, "tol", low=0, low_inclusive=False)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
     check_callback(callback)
+    return dict(p=p, gamma=gamma, eta=eta, gamma_min=gamma_min, tol=tol, max_iter=max_iter)
 
 
-def _irls_loop(X, step, *, p, gamma, eta, gamma_min, tol, max_iter, callback, progress, name):
-    """The shared IRLS iteration: ``step(K) -> X``; returns (X, history, it, converged)."""
+def _irls_fit(X, step, params, *, callback, progress, name, method, t0) -> DenseResult:
+    """The shared IRLS iteration from ``X`` with ``step(K) -> X``, as a DenseResult.
+
+    ``params`` is the dict of :func:`_check_common`; ``name`` starts the messages,
+    ``method`` and ``params`` go in the result, ``t0`` is the solver's start time.
+    """
+    p, eta, gamma_min = float(params["p"]), params["eta"], params["gamma_min"]
+    tol, max_iter = params["tol"], params["max_iter"]
     history = {"rel_change": [], "gamma": []}
-    gamma_rel = float(gamma)
+    gamma_rel = float(params["gamma"])
 
     def one_step(it):
         nonlocal X, gamma_rel
@@ -86,7 +94,16 @@ def _irls_loop(X, step, *, p, gamma, eta, gamma_min, tol, max_iter, callback, pr
         ),
         stacklevel=4,
     )
-    return X, history, it, converged
+    return DenseResult(
+        shape=tuple(X.shape),
+        n_iter=it,
+        converged=converged,
+        history=history,
+        elapsed=time.perf_counter() - t0,
+        method=method,
+        params=params,
+        X=X,
+    )
 
 
 def irls_complete(
@@ -139,7 +156,7 @@ def irls_complete(
         When ``max_iter`` is reached first.
     """
     t0 = time.perf_counter()
-    _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback)
+    params = _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
     solver = LineSolver(prob.rows, prob.cols, prob.values, n, d)
@@ -152,28 +169,8 @@ def irls_complete(
         Xn[prob.rows, prob.cols] = prob.values  # exact already; remove round-off
         return Xn
 
-    Xf, history, it, converged = _irls_loop(
-        X0,
-        step,
-        p=float(p),
-        gamma=gamma,
-        eta=eta,
-        gamma_min=gamma_min,
-        tol=tol,
-        max_iter=max_iter,
-        callback=callback,
-        progress=progress,
-        name="IRLS",
-    )
-    return DenseResult(
-        shape=(n, d),
-        n_iter=it,
-        converged=converged,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method="irls",
-        params=dict(p=p, gamma=gamma, eta=eta, gamma_min=gamma_min, tol=tol, max_iter=max_iter),
-        X=Xf,
+    return _irls_fit(
+        X0, step, params, callback=callback, progress=progress, name="IRLS", method="irls", t0=t0
     )
 
 
@@ -214,7 +211,7 @@ def irls_sense(
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)
-    _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback)
+    params = _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback)
     check_scalar(cg_tol, "cg_tol", low=0, low_inclusive=False)
     check_scalar(cg_max_iter, "cg_max_iter", kind=numbers.Integral, low=1, allow_none=True)
     solver = _SenseSolver(problem, float(cg_tol), cg_max_iter)
@@ -223,26 +220,13 @@ def irls_sense(
     def step(K):
         return solver.weighted(K, "right", 0.0)
 
-    Xf, history, it, converged = _irls_loop(
+    return _irls_fit(
         X0,
         step,
-        p=float(p),
-        gamma=gamma,
-        eta=eta,
-        gamma_min=gamma_min,
-        tol=tol,
-        max_iter=max_iter,
+        params,
         callback=callback,
         progress=progress,
         name="IRLS sensing",
-    )
-    return DenseResult(
-        shape=tuple(problem.shape),
-        n_iter=it,
-        converged=converged,
-        history=history,
-        elapsed=time.perf_counter() - t0,
         method="irls-sense",
-        params=dict(p=p, gamma=gamma, eta=eta, gamma_min=gamma_min, tol=tol, max_iter=max_iter),
-        X=Xf,
+        t0=t0,
     )
