@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from linrfm import make_completion
-from linrfm.solvers._driver import WINDOW, iterate, next_ridge, settled
+from linrfm import ModelFitError, make_completion
+from linrfm.solvers._driver import WINDOW, absolute_ridge, iterate, next_ridge, settled
 from linrfm.solvers.linrfm import lin_rfm_complete, lin_rfm_step
+
+
+def test_absolute_ridge():
+    assert absolute_ridge(1e-2, 4.0) == 4e-2
+    assert absolute_ridge(1e-2, 0.0) == 1e-2  # a zero matrix: the relative value as is
+    with pytest.raises(ModelFitError, match="NaN or inf"):
+        absolute_ridge(1e-2, np.nan)
+    with pytest.raises(ModelFitError, match="IRLS iterate"):
+        absolute_ridge(1e-2, np.inf, "IRLS iterate became non-finite at iteration 3.")
 
 
 def test_ridge_rules():

@@ -49,6 +49,17 @@ def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) 
     check_callback(callback)
 
 
+def absolute_ridge(rel, scale, message="The kernel holds NaN or inf; the iteration diverged."):
+    """``rel * scale`` (``rel`` itself when ``scale`` is 0): a unit-free ridge made absolute.
+
+    ``scale`` is the mean eigenvalue of the matrix the ridge (or IRLS smoothing) is added
+    to; a non-finite one means the iterate diverged: ``ModelFitError(message)``.
+    """
+    if not np.isfinite(scale):
+        raise ModelFitError(message)
+    return rel * scale if scale > 0 else rel
+
+
 def next_ridge(rule: str, lam_rel, change, lam_min):
     """The relative ridge after an iteration whose relative change was ``change``.
 

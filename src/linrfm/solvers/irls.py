@@ -19,7 +19,7 @@ import numpy as np
 from .._validation import check_scalar
 from ..problems import as_completion_problem
 from ..results import DenseResult, ModelFitError
-from ._driver import check_callback, iterate
+from ._driver import absolute_ridge, check_callback, iterate
 from ._rowsolve import LineSolver
 from .sensing import _initial_iterate, _SenseSolver, check_sensing_problem
 
@@ -60,10 +60,8 @@ def _irls_fit(X, step, params, *, callback, progress, name, method, t0) -> Dense
         nonlocal X, gamma_rel
         G = X.T @ X
         # gamma is relative to the mean eigenvalue of X^T X (unit-free)
-        scale = np.trace(G) / G.shape[0]
-        if not np.isfinite(scale):
-            raise ModelFitError(f"{name} iterate became non-finite at iteration {it}.")
-        g_abs = gamma_rel * scale if scale > 0 else gamma_rel
+        message = f"{name} iterate became non-finite at iteration {it}."
+        g_abs = absolute_ridge(gamma_rel, np.trace(G) / G.shape[0], message)
         K = irls_weight_inverse(X, p, g_abs)
         X_new = step(K)
         norm_prev = np.linalg.norm(X)

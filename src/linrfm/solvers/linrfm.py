@@ -16,9 +16,10 @@ import scipy.sparse as sp
 
 from .._validation import check_option, check_random_state, check_scalar
 from ..problems import as_completion_problem
-from ..results import KernelResult, ModelFitError
+from ..results import KernelResult
 from ._backend import NUMPY, get_backend, ops_of, to_numpy_input
 from ._driver import (
+    absolute_ridge,
     check_lin_rfm_params,
     iterate,
     next_ridge,
@@ -250,11 +251,7 @@ class _HalfStep:
     def kernel(self, G: np.ndarray, lam_rel: float):
         """Kernel ``G^(2 alpha)`` and the absolute ridge for a relative one."""
         K = kernel_power(G, self.alpha)
-        scale = float(K.trace()) / self.width
-        if not np.isfinite(scale):
-            raise ModelFitError("The kernel holds NaN or inf; the iteration diverged.")
-        lam = lam_rel * scale if scale > 0 else lam_rel
-        return K, lam
+        return K, absolute_ridge(lam_rel, float(K.trace()) / self.width)
 
     def __call__(self, B: np.ndarray, lam_rel: float):
         """Return (new B, coefficient matrix, kernel, absolute lambda)."""

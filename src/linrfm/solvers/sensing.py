@@ -28,8 +28,9 @@ import scipy.linalg
 
 from .._validation import check_option, check_scalar
 from ..operators import MatrixSensing
-from ..results import DenseResult, ModelFitError
+from ..results import DenseResult
 from ._driver import (
+    absolute_ridge,
     check_lin_rfm_params,
     iterate,
     next_ridge,
@@ -214,10 +215,7 @@ def _kernel(X, side, alpha, lam_rel):
     else:
         G = (X @ X.T) / X.shape[1]
     K = kernel_power(G, alpha)
-    scale = np.trace(K) / K.shape[0]
-    if not np.isfinite(scale):
-        raise ModelFitError("The kernel holds NaN or inf; the iteration diverged.")
-    return K, (lam_rel * scale if scale > 0 else lam_rel)
+    return K, absolute_ridge(lam_rel, np.trace(K) / K.shape[0])
 
 
 def lin_rfm_sense(
