@@ -16,6 +16,8 @@ __all__ = [
     "check_scalar",
     "check_option",
     "check_random_state",
+    "check_bool",
+    "check_callback",
 ]
 
 
@@ -140,6 +142,20 @@ def check_option(x, name: str, options):
     if x not in options:
         raise ValueError(f"The {name!r} parameter must be one of {sorted(options)!r}; got {x!r}.")
     return x
+
+
+def check_bool(x, name: str):
+    """Check that ``x`` is a bool (Python or NumPy)."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"The {name!r} parameter must be a bool; got {x!r}.")
+    return x
+
+
+def check_callback(callback):
+    """Check that ``callback`` is callable or None."""
+    if callback is not None and not callable(callback):
+        raise TypeError("The 'callback' parameter must be callable or None.")
+    return callback
 
 
 def check_random_state(seed) -> np.random.Generator:

@@ -14,24 +14,12 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_scalar
+from .._validation import check_bool, check_callback, check_scalar
 from ..results import ModelFitError
 
 # The ridge rule moves the iterate in bursts (each decrease of the ridge shifts the fixed
 # point), so one quiet iteration proves little: convergence needs this many in a row.
 WINDOW = 5
-
-
-def check_callback(callback) -> None:
-    """Raise a TypeError unless ``callback`` is None or callable."""
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
-
-
-def check_bool(value, name: str) -> None:
-    """Raise a TypeError unless ``value`` is a bool (Python or NumPy)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"The {name!r} parameter must be a bool; got {value!r}.")
 
 
 def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) -> None:

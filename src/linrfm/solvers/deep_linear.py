@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_random_state, check_scalar
+from .._validation import check_callback, check_random_state, check_scalar
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
 
@@ -140,8 +140,7 @@ def deep_matrix_factorization(
     check_scalar(step, "step", low=0, low_inclusive=False)
     check_scalar(tol, "tol", low=0, low_inclusive=False)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
+    check_callback(callback)
     rng = check_random_state(random_state)
     h = int(width)
     dims = [d] + [h] * (depth - 1) + [n]

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_option, check_scalar
+from .._validation import check_callback, check_option, check_scalar
 from ..problems import as_regression_problem
 from ..results import ModelFitError, VectorResult
 
@@ -202,8 +202,7 @@ def diagonal_net(
     check_scalar(step, "step", low=0, high=2, low_inclusive=False, high_inclusive=False)
     check_scalar(tol, "tol", low=0, low_inclusive=False)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
+    check_callback(callback)
     Xm = prob.X
     if sp.issparse(Xm):
         Xm = sp.csr_matrix(Xm)

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_random_state, check_scalar
+from .._validation import check_callback, check_random_state, check_scalar
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
 
@@ -121,8 +121,7 @@ def factorized_gd(
     check_scalar(damping, "damping", low=0, low_inclusive=False)
     check_scalar(tol, "tol", low=0, low_inclusive=False)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
+    check_callback(callback)
     rng = check_random_state(random_state)
     s = meas.sigma
     U = init_scale * rng.standard_normal((n, k))

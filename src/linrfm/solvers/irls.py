@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from .._validation import check_scalar
+from .._validation import check_callback, check_scalar
 from ..problems import as_completion_problem
 from ..results import DenseResult, ModelFitError
-from ._driver import absolute_ridge, check_callback, iterate
+from ._driver import absolute_ridge, iterate
 from ._rowsolve import LineSolver
 from .sensing import _initial_iterate, _SenseSolver, check_sensing_problem
 

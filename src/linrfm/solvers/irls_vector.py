@@ -25,7 +25,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_option, check_real_array, check_scalar
+from .._validation import check_callback, check_option, check_real_array, check_scalar
 from ..problems import as_regression_problem
 from ..results import ModelFitError, VectorResult
 
@@ -149,8 +149,7 @@ def irls_p(
         if sparsity is None:
             raise ValueError("eps_rule='ddfg' needs the 'sparsity' parameter (an int K).")
         check_scalar(sparsity, "sparsity", kind=numbers.Integral, low=0, high=d - 1)
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
+    check_callback(callback)
     Xd = prob.X.toarray() if sp.issparse(prob.X) else prob.X
     y = prob.y
     p = float(p)

@@ -20,7 +20,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_option, check_real_array, check_scalar
+from .._validation import check_bool, check_callback, check_option, check_real_array, check_scalar
 from ..problems import as_regression_problem
 from ..results import ModelFitError, VectorResult
 
@@ -268,10 +268,8 @@ def lin_rfm_sparse(
     check_scalar(tol, "tol", low=0, low_inclusive=False)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
     check_option(form, "form", FORMS)
-    if not isinstance(fit_intercept, (bool, np.bool_)):
-        raise TypeError(f"The 'fit_intercept' parameter must be a bool; got {fit_intercept!r}.")
-    if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
+    check_bool(fit_intercept, "fit_intercept")
+    check_callback(callback)
     alpha = float(alpha)
     n, d = prob.n_samples, prob.n_features
     design = _Design(prob.X, prob.y, bool(fit_intercept))

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla  # noqa: F401  (svds, for lambda_max)
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_option, check_scalar
+from .._validation import check_bool, check_option, check_scalar
 from ..problems import as_completion_problem
 from ..results import FactorResult, ModelFitError
 
@@ -172,8 +172,7 @@ def soft_impute(
     check_scalar(tol, "tol", low=0, low_inclusive=False)
     check_scalar(path_tol, "path_tol", low=0, low_inclusive=False, allow_none=True)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    if not isinstance(accelerate, (bool, np.bool_)):
-        raise TypeError(f"The 'accelerate' parameter must be a bool; got {accelerate!r}.")
+    check_bool(accelerate, "accelerate")
     check_option(solver, "solver", ("auto", "dense", "lowrank"))
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
