@@ -164,6 +164,24 @@ def _distinct_per_line(n_lines: int, width: int, k: int, rng) -> np.ndarray:
     return np.argsort(rng.random((n_lines, width)), axis=1)[:, :k]
 
 
+def _check_low_rank_shape(n, d, rank):
+    """Check the shape ``n x d`` and the rank ``1 <= rank <= min(n, d)`` of a planted matrix."""
+    n = check_scalar(n, "n", kind=numbers.Integral, low=1)
+    d = check_scalar(d, "d", kind=numbers.Integral, low=1)
+    rank = check_scalar(rank, "rank", kind=numbers.Integral, low=1, high=min(n, d))
+    return n, d, rank
+
+
+def _unit_rms_factors(U, V):
+    """``U`` and ``V`` times one factor so that ``U V^T`` has mean squared entry 1.
+
+    ``||U V^T||_F^2 = tr((U^T U)(V^T V))``: no ``n x d`` product is formed.
+    """
+    n, d = U.shape[0], V.shape[0]
+    scale = np.sqrt(n * d / float(np.sum((U.T @ U) * (V.T @ V))))
+    return U * np.sqrt(scale), V * np.sqrt(scale)
+
+
 def make_completion(
     n: int,
     d: int,
@@ -199,20 +217,12 @@ def make_completion(
     -------
     PlantedCompletion
     """
-    n = check_scalar(n, "n", kind=numbers.Integral, low=1)
-    d = check_scalar(d, "d", kind=numbers.Integral, low=1)
-    rank = check_scalar(rank, "rank", kind=numbers.Integral, low=1, high=min(n, d))
+    n, d, rank = _check_low_rank_shape(n, d, rank)
     n_obs = check_scalar(n_obs, "n_obs", kind=numbers.Integral, low=1, high=n * d)
     noise = check_scalar(noise, "noise", low=0)
     min_per_line = check_scalar(min_per_line, "min_per_line", kind=numbers.Integral, low=0)
     rng = check_random_state(random_state)
-    U = rng.standard_normal((n, rank))
-    V = rng.standard_normal((d, rank))
-    # ||U V^T||_F^2 = tr((U^T U)(V^T V)), no n x d product needed.
-    fro2 = float(np.sum((U.T @ U) * (V.T @ V)))
-    scale = np.sqrt(n * d / fro2)
-    U *= np.sqrt(scale)
-    V *= np.sqrt(scale)
+    U, V = _unit_rms_factors(rng.standard_normal((n, rank)), rng.standard_normal((d, rank)))
     rows, cols = sample_entries(n, d, n_obs, min_per_line, rng)
     planted = PlantedCompletion(None, U, V, noise)  # type: ignore[arg-type]
     values = planted.truth(rows, cols)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_option, check_random_state, check_scalar
-from .datasets import sample_entries
+from .datasets import _check_low_rank_shape, _unit_rms_factors, sample_entries
 from .operators import EntrySampling, GaussianOperator, MatrixSensing, RankOneOperator
 
 __all__ = ["PlantedSensing", "make_sensing", "relative_error"]
@@ -88,9 +88,7 @@ def make_sensing(
     -------
     PlantedSensing
     """
-    n = check_scalar(n, "n", kind=numbers.Integral, low=1)
-    d = check_scalar(d, "d", kind=numbers.Integral, low=1)
-    rank = check_scalar(rank, "rank", kind=numbers.Integral, low=1, high=min(n, d))
+    n, d, rank = _check_low_rank_shape(n, d, rank)
     m = check_scalar(m, "m", kind=numbers.Integral, low=1)
     check_option(operator, "operator", OPERATORS)
     noise = check_scalar(noise, "noise", low=0)
@@ -106,9 +104,7 @@ def make_sensing(
         V = U * rng.choice([-1.0, 1.0], size=rank)
     else:
         V = rng.standard_normal((d, rank))
-    scale = np.sqrt(n * d / float(np.sum((U.T @ U) * (V.T @ V))))
-    U = U * np.sqrt(scale)
-    V = V if operator == "psd" else V * np.sqrt(scale)
+    U, V = _unit_rms_factors(U, V)
     if operator == "psd":
         V = U
     if operator in ("gaussian", "symmetric", "psd"):
