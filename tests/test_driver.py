@@ -88,7 +88,13 @@ def test_lin_rfm_complete_follows_the_ridge_rule_and_window():
     P = make_completion(30, 25, 2, 300, random_state=1)
     tol, lam_min = 1e-6, 1e-12
     res = lin_rfm_complete(
-        P.problem, variant="one-sided", agop="dense", lam_rule="change", tol=tol, max_iter=400
+        P.problem,
+        variant="one-sided",
+        agop="dense",
+        lam_rule="change",
+        tol=tol,
+        max_iter=400,
+        momentum=0.0,
     )
     assert res.params["kernel_side"] == "row"
     prob = P.problem

@@ -50,6 +50,7 @@ def test_every_parameter_is_passed_through(monkeypatch):
         dtype="float64",
         n_threads=1,
         device="cpu",
+        momentum=0.3,
     )
     assert set(params) == set(names)
     X = make_completion(20, 15, 1, 100, random_state=0).problem.to_sparse()

@@ -18,12 +18,16 @@ def planted(n, d, r, rho, seed, **kw):
     return make_completion(n, d, r, n_obs, min_per_line=r, random_state=seed, **kw)
 
 
-def plain_one_sided(prob, alpha, lam_rel, n_iter, replace=True):
-    """The update of DESIGN.md written row by row with a dense iterate."""
+def plain_one_sided(prob, alpha, lam_rel, n_iter, replace=True, momentum=0.0):
+    """The update of DESIGN.md written row by row with a dense iterate; with ``momentum``
+    b, each AGOP after the second step is that of ``(1 + b) B_k - b B_{k-1}``."""
     n, d = prob.shape
     B = np.zeros((n, d))
     B[prob.rows, prob.cols] = prob.values
+    outputs = []
     for _ in range(n_iter):
+        if len(outputs) >= 2:
+            B = (1 + momentum) * outputs[-1] - momentum * outputs[-2]
         G = B.T @ B / n
         K = G if alpha == 0.5 else eig_power(G, alpha)
         lam = lam_rel * np.trace(K) / d
@@ -38,6 +42,7 @@ def plain_one_sided(prob, alpha, lam_rel, n_iter, replace=True):
             if replace:
                 Bn[i, o] = y
         B = Bn
+        outputs.append(Bn)
     return B
 
 
@@ -47,11 +52,12 @@ def run(prob, **kw):
         return lin_rfm_complete(prob, tol=1e-30, lam_rule="fixed", **kw)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.7])
 @pytest.mark.parametrize("agop", ["dense", "sparse"])
 @pytest.mark.parametrize("alpha, replace", [(0.5, True), (1.0, True), (0.4, True), (0.5, False)])
-def test_fast_paths_equal_plain_update(agop, alpha, replace, seed):
+def test_fast_paths_equal_plain_update(agop, alpha, replace, momentum, seed):
     P = planted(45, 30, 2, 3.0, seed)
-    ref = plain_one_sided(P.problem, alpha, 0.05, 4, replace)
+    ref = plain_one_sided(P.problem, alpha, 0.05, 4, replace, momentum)
     res = run(
         P.problem,
         variant="one-sided",
@@ -61,8 +67,10 @@ def test_fast_paths_equal_plain_update(agop, alpha, replace, seed):
         max_iter=4,
         replace=replace,
         memory_limit=2**40,
+        momentum=momentum,
     )
     assert res.params["agop"] == agop and res.params["kernel_side"] == "row"
+    assert res.params["momentum"] == momentum
     np.testing.assert_allclose(res.to_dense(), ref, rtol=0, atol=1e-10 * np.abs(ref).max())
 
 
@@ -96,8 +104,10 @@ def test_wide_one_sided_puts_the_kernel_on_the_short_side():
     res = run(P.problem, variant="one-sided", max_iter=4, lam=0.05)
     assert res.params["kernel_side"] == "col" and res.side == "col"
     assert res.kernel.shape == (30, 30)
-    # one-sided on the transpose is the plain update on the transposed problem
-    ref = plain_one_sided(P.problem.transpose(), 0.5, 0.05, 4).T
+    # one-sided on the transpose is the plain update on the transposed problem (with the
+    # one-sided default momentum)
+    assert res.params["momentum"] == 0.7
+    ref = plain_one_sided(P.problem.transpose(), 0.5, 0.05, 4, momentum=0.7).T
     np.testing.assert_allclose(res.to_dense(), ref, atol=1e-10 * np.abs(ref).max())
     np.testing.assert_allclose(
         res.predict(P.problem.rows, P.problem.cols), P.problem.values, atol=1e-10
@@ -123,9 +133,24 @@ def test_sparse_path_recovers_tall_matrix(seed):
     assert P.evaluate(res, size=5000)["rel_error"] < 1e-2
 
 
+def test_momentum_speeds_up_the_one_sided_iteration():
+    # fixed seed: on this tall problem 12 plain iterations leave 2.7-2.9x the error that 12
+    # extrapolated ones do (measured on seeds 0-4: 1.6e-2-2.1e-2 vs 5.7e-3-7.6e-3); the
+    # test asks 2x
+    P = planted(3000, 60, 3, 4.0, 0)
+    r, c = P.unobserved(size=5000, random_state=1)
+    truth = P.truth(r, c)
+    err = {}
+    for b in (0.0, 0.7):
+        res = run(P.problem, variant="one-sided", agop="sparse", lam=1e-3, max_iter=12, momentum=b)
+        err[b] = np.linalg.norm(res.predict(r, c) - truth) / np.linalg.norm(truth)
+    assert err[0.7] < err[0.0] / 2
+
+
 def test_warm_start_on_the_sparse_path():
     P = planted(400, 30, 2, 3.0, 0)
-    kw = dict(variant="one-sided", agop="sparse", lam=0.05)
+    # (a warm start begins without extrapolation: momentum has no past to use)
+    kw = dict(variant="one-sided", agop="sparse", lam=0.05, momentum=0.0)
     first = run(P.problem, max_iter=3, **kw)
     warm = run(P.problem, max_iter=2, init=first, **kw)
     straight = run(P.problem, max_iter=5, **kw)
@@ -226,6 +251,11 @@ def test_chunked_prediction_equals_one_chunk():
         (dict(memory_limit=-1), ValueError, "'memory_limit'"),
         (dict(variant="two-sided", agop="sparse"), ValueError, "two-sided variant needs"),
         (dict(device="tpu"), ValueError, "'device' parameter must be None, 'cpu'"),
+        (dict(momentum=1.0), ValueError, r"'momentum' parameter must be a real number in the"),
+        (dict(momentum=-0.1), ValueError, r"'momentum' parameter must be a real number in the"),
+        (dict(momentum="fast"), ValueError, r"'momentum' parameter must be 'auto' or a real"),
+        (dict(momentum=[0.5]), TypeError, r"'momentum' parameter must be a real number"),
+        (dict(variant="two-sided", momentum=0.5), ValueError, "one-sided iteration only"),
     ],
 )
 def test_bad_scale_parameters(kwargs, exc, match):

@@ -79,6 +79,9 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
     device : None, 'cpu', 'cuda', 'cuda:N' or torch.device, default=None
         None follows the input (NumPy, or a torch tensor's device); see
         :func:`linrfm.lin_rfm_complete`.
+    momentum : 'auto' or float in [0, 1), default='auto'
+        Extrapolation of the one-sided iteration ('auto': 0.7 one-sided, 0 two-sided); see
+        :func:`linrfm.lin_rfm_complete`.
 
     Attributes
     ----------
@@ -122,6 +125,7 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
         dtype=None,
         n_threads=None,
         device=None,
+        momentum="auto",
     ):
         self.alpha = alpha
         self.variant = variant
@@ -140,6 +144,7 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
         self.dtype = dtype
         self.n_threads = n_threads
         self.device = device
+        self.momentum = momentum
 
     def fit(self, X, y=None):
         """Fit to the observed entries of ``X``.

@@ -73,9 +73,10 @@ class NumpyOps:
 
         return sparse_dense_matmul(A, K, n_workers)
 
-    def gram(self, solver, coef):
+    def gram(self, solver, coef, other=None):
         A = solver.coef_matrix(coef)
-        return np.asarray((A.T @ A).toarray())
+        A2 = A if other is None else solver.coef_matrix(other)
+        return np.asarray((A.T @ A2).toarray())
 
     def to_scipy(self, A):
         return A
@@ -166,16 +167,17 @@ class TorchOps:
         """(``n_workers`` is NumPy's; torch threads inside its own kernels.)"""
         return self.torch.sparse.mm(A[0], K)
 
-    def gram(self, solver, coef):
-        """``A^T A`` as the sum over lines of the outer products of their coefficients,
+    def gram(self, solver, coef, other=None):
+        """``A^T A2`` as the sum over lines of the outer products of their coefficients,
         scattered block by block (torch's sparse-sparse product is still beta)."""
         w = solver.width
         S = self.torch.zeros((w + 1) ** 2, dtype=coef.dtype, device=self.device)
         c_ext = self.torch.cat([coef, coef.new_zeros(1)])
+        o_ext = c_ext if other is None else self.torch.cat([other, other.new_zeros(1)])
         for pos in solver._batches_x:
-            u = c_ext[pos]
+            u, v = c_ext[pos], o_ext[pos]
             S.index_add_(
-                0, solver._flat(pos).reshape(-1), (u[:, :, None] * u[:, None, :]).reshape(-1)
+                0, solver._flat(pos).reshape(-1), (u[:, :, None] * v[:, None, :]).reshape(-1)
             )
         return S.reshape(w + 1, w + 1)[:w, :w]
 

@@ -226,9 +226,10 @@ class LineSolver:
         (a SciPy CSR matrix on NumPy; the backend's own sparse type otherwise)."""
         return self.ops.sparse(self._pattern, coef)
 
-    def gram(self, coef: np.ndarray) -> np.ndarray:
-        """``A^T A`` (dense, width x width) for ``A = coef_matrix(coef)``."""
-        return self.ops.gram(self, coef)
+    def gram(self, coef: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
+        """``A^T A2`` (dense, width x width) for ``A = coef_matrix(coef)`` and
+        ``A2 = coef_matrix(other)`` (``A`` itself when ``other`` is None)."""
+        return self.ops.gram(self, coef, other)
 
 
 def _batched_spd_solve(Kb: np.ndarray, rhs: np.ndarray) -> np.ndarray:

@@ -178,8 +178,15 @@ def _plan(prob, variant, agop, dtype, memory_limit):
     cc = _side_cost(d, n, prob.col_counts)  # columns regressed, n x n kernel
     options = []
     for side, c, lines, width in (("row", rc, n, d), ("col", cc, d, n)):
-        dense_bytes = 3 * n * d * s + 3 * width * width * s + obs
-        sparse_bytes = 8 * width * width * s + 2 * min(_CHANGE_SAMPLE, lines) * width * s + obs
+        # one-sided momentum keeps the last output too: a dense iterate, or the last
+        # coefficients with their kernel and AGOP
+        dense_bytes = 4 * n * d * s + 3 * width * width * s + obs
+        sparse_bytes = (
+            10 * width * width * s
+            + 2 * min(_CHANGE_SAMPLE, lines) * width * s
+            + prob.n_obs * s
+            + obs
+        )
         options.append(("one-sided", side, "dense", c["dense_time"], dense_bytes))
         options.append(("one-sided", side, "sparse", c["sparse_time"], sparse_bytes))
     two_bytes = 3 * n * d * s + 3 * max(n, d) ** 2 * s + 2 * obs
@@ -222,6 +229,29 @@ def _plan(prob, variant, agop, dtype, memory_limit):
             dict(zip(("variant", "side", "agop", "seconds_per_iter", "bytes"), o)) for o in options
         ],
     }
+
+
+# measured on tall one-sided problems (benchmarks/README.md, "One-sided momentum")
+_ONE_SIDED_MOMENTUM = 0.7
+
+
+def _check_momentum(momentum, variant):
+    """The momentum for ``variant``: 'auto' resolved, a number checked to lie in [0, 1)."""
+    if isinstance(momentum, str):
+        if momentum != "auto":
+            raise ValueError(
+                f"The 'momentum' parameter must be 'auto' or a real number in [0, 1); "
+                f"got {momentum!r}."
+            )
+        return _ONE_SIDED_MOMENTUM if variant == "one-sided" else 0.0
+    check_scalar(momentum, "momentum", low=0, high=1, high_inclusive=False)
+    momentum = float(momentum)
+    if momentum and variant == "two-sided":
+        raise ValueError(
+            f"momentum={momentum:g} applies to the one-sided iteration only; the two-sided "
+            "variant takes momentum=0 (or 'auto')."
+        )
+    return momentum
 
 
 def _check_dtype(dtype):
@@ -283,11 +313,15 @@ def _rel_change(B, B_prev, chunk=4096, ops=NUMPY):
 class _DenseEngine:
     """The iterate held densely: one-sided (rows) or two-sided (rows then columns)."""
 
-    def __init__(self, prob, alpha, replace, two_sided, dtype, init, ops=NUMPY):
+    def __init__(self, prob, alpha, replace, two_sided, dtype, init, ops=NUMPY, momentum=0.0):
         n, d = prob.shape
         self.shape = (n, d)
         self.replace = replace
         self.ops = ops
+        self.momentum = momentum
+        # the input of the next half-step when momentum extrapolates (None: self.B)
+        self._B_in = None
+        self._n_steps = 0
         self.row_step = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace, ops)
         self.col_step = None
         if two_sided:
@@ -313,13 +347,18 @@ class _DenseEngine:
 
     def step(self, lam_rel):
         B_prev = self.B
-        B, self.A, self.K, self.lam_abs = self.row_step(B_prev, lam_rel)
+        B_in = B_prev if self._B_in is None else self._B_in
+        B, self.A, self.K, self.lam_abs = self.row_step(B_in, lam_rel)
         self.side = "row"
         if self.col_step is not None:
             Bt, self.A, self.K, self.lam_abs = self.col_step(B.T, lam_rel)
             B = Bt.T
             self.side = "col"
         self.B = B
+        self._n_steps += 1
+        if self.momentum and self._n_steps >= 2:
+            # extrapolate from the last two outputs (the first input is no output)
+            self._B_in = (1 + self.momentum) * B - self.momentum * B_prev
         return _rel_change(B, B_prev, ops=self.ops)
 
     def snapshot(self):
@@ -337,10 +376,13 @@ class _SparseEngine:
     ``B = A (K + lam I)`` and its AGOP ``(K + lam I) (A^T A) (K + lam I) / n``.
     """
 
-    def __init__(self, prob, alpha, replace, dtype, init, random_state=0, ops=NUMPY):
+    def __init__(self, prob, alpha, replace, dtype, init, random_state=0, ops=NUMPY, momentum=0.0):
         n, d = prob.shape
         self.shape = (n, d)
         self.n = n
+        self.momentum = momentum
+        # (coef, K + lam I, its unscaled AGOP) of the last half-step, for momentum
+        self._last = None
         self.replace = replace
         self.dtype = dtype
         self.ops = ops
@@ -399,6 +441,16 @@ class _SparseEngine:
         Kl = K + shift * self.ops.eye(K.shape[0], K.dtype) if shift else K
         S = hs.solver.gram(coef)
         G = Kl @ (S @ Kl)
+        if self.momentum:
+            G_out = G
+            if self._last is not None:
+                # the AGOP of (1 + b) B_k - b B_{k-1}, with B = A (K + lam I): a Gram
+                # matrix, so positive semidefinite like the plain one
+                c0, Kl0, G0 = self._last
+                b = self.momentum
+                X = Kl @ (hs.solver.gram(coef, c0) @ Kl0)
+                G = (1 + b) ** 2 * G + b**2 * G0 - b * (1 + b) * (X + X.T)
+            self._last = (coef, Kl, G_out)
         # symmetrize: rounding makes the product slightly asymmetric, and the iteration
         # amplifies an asymmetric part (it diverges without this)
         self.G = (G + G.T) / (2 * self.n)
@@ -454,6 +506,7 @@ def lin_rfm_complete(
     dtype=None,
     n_threads: int | None = None,
     device=None,
+    momentum="auto",
 ) -> KernelResult:
     """Complete a partially observed matrix with lin-RFM.
 
@@ -536,6 +589,15 @@ def lin_rfm_complete(
         tensor, or a ``(rows, cols, values)`` tuple of tensors) and ``device`` is None,
         the torch backend runs on the tensor's device: the array module follows the input.
         A given ``device`` wins over the input's (the data are moved there).
+    momentum : 'auto' or float in [0, 1), default='auto'
+        Extrapolation of the one-sided iteration: each half-step's AGOP is taken from
+        ``(1 + b) B_k - b B_{k-1}``, the last two completions (Nesterov's form on the
+        fixed-point map; a Gram matrix, so the kernel stays positive semidefinite). The
+        result is always a plain half-step's output. The one-sided iteration contracts
+        linearly and slowly (0.93-0.99 per iteration on tall matrices); ``b = 0.7`` cut the
+        iterations to a given error ~3x (benchmarks/README.md, "One-sided momentum"). 'auto'
+        is 0.7 for the one-sided variant and 0 for the two-sided one, which converges fast
+        without it and takes none.
 
     Returns
     -------
@@ -584,6 +646,7 @@ def lin_rfm_complete(
         )
     plan = _plan(prob, variant, agop, dtype, float(memory_limit))
     variant = plan["variant"]
+    momentum = _check_momentum(momentum, variant)
     if lam_rule == "auto":
         lam_rule = "change" if variant == "two-sided" else "fixed"
 
@@ -598,9 +661,11 @@ def lin_rfm_complete(
         if val is not None:
             val = val.transpose()
     if plan["agop"] == "sparse":
-        engine = _SparseEngine(prob, alpha, replace, dtype, init, ops=ops)
+        engine = _SparseEngine(prob, alpha, replace, dtype, init, ops=ops, momentum=momentum)
     else:
-        engine = _DenseEngine(prob, alpha, replace, variant == "two-sided", dtype, init, ops)
+        engine = _DenseEngine(
+            prob, alpha, replace, variant == "two-sided", dtype, init, ops, momentum
+        )
     lam_rel = float(init.params.get("lam_final", lam)) if init is not None else float(lam)
 
     limits = None
@@ -689,6 +754,7 @@ def lin_rfm_complete(
         "dtype": np.dtype(dtype).name,
         "memory_estimate": plan["bytes"],
         "device": None if ops is NUMPY else str(ops.device),
+        "momentum": momentum,
     }
     return as_result(
         n_iter=it,
