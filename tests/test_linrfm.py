@@ -182,8 +182,20 @@ def test_auto_rule_follows_variant():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         one = lin_rfm_complete(P.problem, variant="one-sided", max_iter=3)
+        plain = lin_rfm_complete(P.problem, variant="one-sided", momentum=0.0, max_iter=3)
         two = lin_rfm_complete(P.problem, variant="two-sided", max_iter=3)
-    assert one.params["lam_rule"] == "fixed" and two.params["lam_rule"] == "change"
+    assert one.params["lam_rule"] == "decay" and one.params["momentum"] == 0.7
+    assert plain.params["lam_rule"] == "fixed"
+    assert two.params["lam_rule"] == "change" and two.params["momentum"] == 0.0
+
+
+def test_one_sided_defaults_recover_beyond_the_fixed_ridge_floor(seed):
+    # momentum with the decaying ridge: exact recovery one-sided, where a fixed ridge
+    # leaves an error floor of a few 1e-3 (benchmarks/README.md, "One-sided momentum")
+    P = planted(120, 60, 2, 4.0, seed)
+    res = lin_rfm_complete(P.problem, variant="one-sided")
+    assert res.converged
+    assert P.evaluate(res)["rel_error"] < 1e-4
 
 
 def test_auto_variant_follows_memory():

@@ -535,9 +535,13 @@ def lin_rfm_complete(
         sets ``lam_k = min(lam_{k-1}, relative error on them)``, stopping when that error
         has not improved for ``patience`` iterations; 'decay' divides the ridge by 10
         whenever the relative change falls below ``sqrt(lam) / 100`` (Chartrand-Yin
-        style). 'auto' is 'change' for the two-sided variant and 'fixed' for the
-        one-sided one, the measured best of each (benchmarks/README.md): the one-sided
-        iteration freezes far from the truth when its ridge shrinks.
+        style), down to ``max(lam_min, tol)``: the level convergence asks for, below which
+        the one-sided solves only lose precision (at 1e-11 the iterate wanders).
+        'auto' is 'change' for the two-sided variant; for the one-sided one it is
+        'decay' with momentum and 'fixed' without, the measured best of each
+        (benchmarks/README.md, "One-sided momentum"): without momentum the one-sided
+        iteration freezes far from the truth when its ridge shrinks, and a fixed ridge
+        leaves an error floor (~5e-3 at the default ``lam``) that decay removes.
     lam_min : float >= 0, default=1e-12
         Floor for the relative ridge.
     replace : bool, default=True
@@ -648,7 +652,10 @@ def lin_rfm_complete(
     variant = plan["variant"]
     momentum = _check_momentum(momentum, variant)
     if lam_rule == "auto":
-        lam_rule = "change" if variant == "two-sided" else "fixed"
+        if variant == "two-sided":
+            lam_rule = "change"
+        else:
+            lam_rule = "decay" if momentum else "fixed"
 
     val = None
     if lam_rule == "holdout":
@@ -713,7 +720,8 @@ def lin_rfm_complete(
             done = done or stale >= patience
             lam_rel = next_ridge("change", lam_rel, verr, lam_min)
         else:
-            lam_rel = next_ridge(lam_rule, lam_rel, change, lam_min)
+            floor = max(lam_min, tol) if lam_rule == "decay" else lam_min
+            lam_rel = next_ridge(lam_rule, lam_rel, change, floor)
         postfix = {
             "change": f"{change:.2e}",
             "lam": f"{lam_rel:.1e}",
