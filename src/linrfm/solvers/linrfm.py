@@ -601,7 +601,8 @@ def lin_rfm_complete(
         linearly and slowly (0.93-0.99 per iteration on tall matrices); ``b = 0.7`` cut the
         iterations to a given error ~3x (benchmarks/README.md, "One-sided momentum"). 'auto'
         is 0.7 for the one-sided variant and 0 for the two-sided one, which converges fast
-        without it and takes none.
+        without it and takes none. A warm start (``init``) begins without extrapolation:
+        the result holds only the last completion.
 
     Returns
     -------
