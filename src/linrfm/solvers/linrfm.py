@@ -321,7 +321,6 @@ class _DenseEngine:
         self.momentum = momentum
         # the input of the next half-step when momentum extrapolates (None: self.B)
         self._B_in = None
-        self._n_steps = 0
         self.row_step = _HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace, ops)
         self.col_step = None
         if two_sided:
@@ -347,6 +346,9 @@ class _DenseEngine:
 
     def step(self, lam_rel):
         B_prev = self.B
+        # extrapolate only between outputs: the first input (observations or a warm
+        # start) is none, and self.A is set by the first half-step
+        extrapolate = self.momentum and self.A is not None
         B_in = B_prev if self._B_in is None else self._B_in
         B, self.A, self.K, self.lam_abs = self.row_step(B_in, lam_rel)
         self.side = "row"
@@ -355,9 +357,7 @@ class _DenseEngine:
             B = Bt.T
             self.side = "col"
         self.B = B
-        self._n_steps += 1
-        if self.momentum and self._n_steps >= 2:
-            # extrapolate from the last two outputs (the first input is no output)
+        if extrapolate:
             self._B_in = (1 + self.momentum) * B - self.momentum * B_prev
         return _rel_change(B, B_prev, ops=self.ops)
 
