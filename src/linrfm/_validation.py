@@ -159,12 +159,21 @@ def check_callback(callback):
 
 
 def check_random_state(seed) -> np.random.Generator:
-    """Return a :class:`numpy.random.Generator` from a seed, a Generator or None."""
+    """Return a :class:`numpy.random.Generator` from a seed, a Generator or None.
+
+    The one rule for seeds everywhere: None, a non-negative int, or a Generator (used as
+    is); anything else (a string, a float, a negative int, a bool) is a clear error.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
+        if seed is not None and seed < 0:
+            raise ValueError(
+                f"The 'random_state' parameter must be None, a non-negative int or a numpy "
+                f"Generator; got {seed!r}."
+            )
         return np.random.default_rng(seed)
     raise TypeError(
-        f"The 'random_state' parameter must be None, an int or a numpy Generator; "
-        f"got {_describe(seed)}."
+        f"The 'random_state' parameter must be None, a non-negative int or a numpy "
+        f"Generator; got {_describe(seed)}."
     )
