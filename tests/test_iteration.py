@@ -62,8 +62,21 @@ def test_callback_stop_is_not_convergence():
 
 def test_non_finite_record_raises():
     m = Halving(x0=np.inf)
-    with pytest.raises(ModelFitError, match="non-finite at iteration 1"):
+    m.divergence_advice = "Try a smaller step."
+    with pytest.raises(ModelFitError, match="non-finite at iteration 1.*Try a smaller step"):
         iterate(m, max_iter=5)
+
+
+def test_a_change_away_from_zero_is_infinite_not_divergence():
+    class FromZero(Halving):
+        def step(self, it):
+            new = 1.0 if self.x == 0 else self.x / 2
+            change = abs(new - self.x) / abs(self.x) if self.x else np.inf
+            self.x = new
+            return {"rel_change": change}
+
+    run = iterate(FromZero(x0=0.0, tol=0.6, window=1), max_iter=5)
+    assert run.history["rel_change"][0] == np.inf and run.converged
 
 
 def test_resume_from_a_checkpoint_equals_the_uninterrupted_run():

@@ -158,7 +158,13 @@ class Method:
     name: str = "method"
     state: tuple = ()
     stop: Stop | None = None
+    #: appended to the ConvergenceWarning at max_iter
     advice: str = "Increase max_iter."
+    #: appended to the ModelFitError when the iterate diverges
+    divergence_advice: str = ""
+    #: record keys for which +inf is a legitimate value: the relative change of a step
+    #: away from a zero iterate (NaN, and -inf, are errors everywhere)
+    unbounded: tuple = ("rel_change",)
 
     def step(self, it: int) -> dict:
         """Do iteration ``it``; return its record: named floats appended to the history."""
@@ -294,11 +300,15 @@ def iterate(
         while it < max_iter and not (converged or stopped):
             it += 1
             record = method.step(it)
-            bad = [k for k, v in record.items() if not np.isfinite(v)]
+            bad = [
+                k
+                for k, v in record.items()
+                if not (np.isfinite(v) or (v == np.inf and k in method.unbounded))
+            ]
             if bad:
                 raise ModelFitError(
                     f"{method.name}: the iterate became non-finite at iteration {it} "
-                    f"({', '.join(bad)} = {record[bad[0]]})."
+                    f"({', '.join(bad)} = {record[bad[0]]}). {method.divergence_advice}".rstrip()
                 )
             for k, v in record.items():
                 history.setdefault(k, []).append(float(v))
