@@ -110,3 +110,21 @@ def test_nonfinite_raises():
     with pytest.raises(ModelFitError):
         with np.errstate(all="ignore"):
             irls_sense(S.problem, init=np.full((6, 6), 1e200), max_iter=2)
+
+
+@pytest.mark.parametrize("which", ["complete", "sense"])
+def test_resumed_fit_equals_the_uninterrupted_one(which):
+    if which == "complete":
+        data = make_completion(20, 20, 2, 280, min_per_line=3, random_state=0).problem
+        fit = irls_complete
+    else:  # the sensing method: its solver's warm starts are state too
+        data = make_sensing(8, 8, 1, 40, random_state=0).problem
+        fit = irls_sense
+    full = fit(data, eta=1.3, max_iter=300)
+    saved = []
+    with pytest.warns(ConvergenceWarning):
+        fit(data, eta=1.3, max_iter=12, checkpoint=saved.append)
+    res = fit(data, eta=1.3, max_iter=300, resume=saved[-1])
+    assert full.converged and (res.n_iter, res.converged) == (full.n_iter, full.converged)
+    assert res.history == full.history
+    np.testing.assert_array_equal(res.X, full.X)

@@ -198,3 +198,17 @@ def test_symmetric_gaussian_sensing_beyond_its_rank(seed):
     res = lin_rfm_sense(P.problem, max_iter=100)
     assert res.converged
     assert P.evaluate(res)["rel_error"] < 1e-6
+
+
+def test_resumed_fit_equals_the_uninterrupted_one():
+    """The checkpoint holds the ridge schedule and CG's warm starts."""
+    P = make_sensing(10, 10, 2, 70, random_state=0)
+    kw = dict(variant="two-sided", linear_solver="cg", max_iter=200)
+    full = lin_rfm_sense(P.problem, **kw)
+    saved = []
+    with pytest.warns(ConvergenceWarning):
+        lin_rfm_sense(P.problem, **(kw | dict(max_iter=6)), checkpoint=saved.append)
+    res = lin_rfm_sense(P.problem, **kw, resume=saved[-1])
+    assert full.converged and (res.n_iter, res.converged) == (full.n_iter, full.converged)
+    assert res.history == full.history and res.params == full.params
+    np.testing.assert_array_equal(res.X, full.X)

@@ -8,8 +8,8 @@ from sklearn.exceptions import ConvergenceWarning
 from linrfm.datasets import make_sparse_regression
 from linrfm.problems import SparseRegression
 from linrfm.results import VectorResult
-from linrfm.solvers.irls_vector import irls_p, irls_p_step
-from linrfm.solvers.linrfm_sparse import lin_rfm_sparse, lin_rfm_sparse_step
+from linrfm.solvers.irls_regress import irls_regress, irls_regress_step
+from linrfm.solvers.linrfm_regress import lin_rfm_regress, lin_rfm_regress_step
 
 
 # ---------------------------------------------------------------- generator and problem
@@ -67,7 +67,7 @@ def test_problem_bad_input(X, y, match):
     with pytest.raises(ValueError, match=match):
         SparseRegression(X, y)
     with pytest.raises(ValueError, match=match):
-        lin_rfm_sparse(X, y)
+        lin_rfm_regress(X, y)
 
 
 def test_problem_rejects_strings():
@@ -92,8 +92,8 @@ def test_linrfm_step_is_an_irls_step(seed, alpha, p):
     y = rng.standard_normal(n)
     beta = rng.standard_normal(d) * (rng.random(d) < 0.3)  # an iterate with exact zeros
     eps = 1e-2
-    rfm = lin_rfm_sparse_step(beta, X, y, alpha=alpha, lam=0.0, eps=eps)
-    irls = irls_p_step(beta, X, y, p=p, eps=eps)
+    rfm = lin_rfm_regress_step(beta, X, y, alpha=alpha, lam=0.0, eps=eps)
+    irls = irls_regress_step(beta, X, y, p=p, eps=eps)
     ref = _weighted_min_norm_lstsq(X, y, (beta**2 + eps) ** (p / 2 - 1))
     scale = np.linalg.norm(ref)
     assert np.linalg.norm(rfm - ref) / scale < 1e-10
@@ -110,8 +110,8 @@ def test_samples_and_features_forms_agree(seed, alpha, sparse_x):
         y = rng.standard_normal(n)
         beta = rng.standard_normal(d)
         Xin = sp.csr_matrix(X) if sparse_x else X
-        a = lin_rfm_sparse_step(beta, Xin, y, alpha=alpha, lam=1e-2, eps=1e-3, form="samples")
-        b = lin_rfm_sparse_step(beta, Xin, y, alpha=alpha, lam=1e-2, eps=1e-3, form="features")
+        a = lin_rfm_regress_step(beta, Xin, y, alpha=alpha, lam=1e-2, eps=1e-3, form="samples")
+        b = lin_rfm_regress_step(beta, Xin, y, alpha=alpha, lam=1e-2, eps=1e-3, form="features")
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11 * np.abs(a).max())
         # and the push-through identity against the plain ridge formula in D
         D = (beta**2 + 1e-3) ** (2 * alpha)
@@ -122,8 +122,8 @@ def test_samples_and_features_forms_agree(seed, alpha, sparse_x):
 
 def test_whole_solver_forms_agree(seed):
     P = make_sparse_regression(30, 60, 3, random_state=seed)
-    a = lin_rfm_sparse(P.problem, lam=1e-3, form="samples", eps_rule="fixed", eps=1e-2, tol=1e-9)
-    b = lin_rfm_sparse(P.problem, lam=1e-3, form="features", eps_rule="fixed", eps=1e-2, tol=1e-9)
+    a = lin_rfm_regress(P.problem, lam=1e-3, form="samples", eps_rule="fixed", eps=1e-2, tol=1e-9)
+    b = lin_rfm_regress(P.problem, lam=1e-3, form="features", eps_rule="fixed", eps=1e-2, tol=1e-9)
     np.testing.assert_allclose(a.coef, b.coef, atol=1e-7 * np.abs(a.coef).max())
 
 
@@ -132,7 +132,7 @@ def test_whole_solver_forms_agree(seed):
 def test_linrfm_recovers_planted_sparse_vector(seed, alpha):
     # n = 80 for d = 200, k = 5: about 3x k log(d/k), well above every method's threshold
     P = make_sparse_regression(80, 200, 5, random_state=seed)
-    res = lin_rfm_sparse(P.problem, alpha=alpha)
+    res = lin_rfm_regress(P.problem, alpha=alpha)
     assert isinstance(res, VectorResult) and res.converged
     # l1 (alpha = 1/4) leaves an O(sqrt(eps_min)) = 1e-5 bias off the support
     assert P.rel_error(res.coef) < 1e-4
@@ -146,8 +146,8 @@ def test_linrfm_sparse_x_and_intercept(seed):
     X = P.problem.X.copy()
     X[np.abs(X) < 0.5] = 0.0  # a genuinely sparse design
     y = X @ P.coef + 3.0
-    dense = lin_rfm_sparse(X, y, fit_intercept=True)
-    sparse = lin_rfm_sparse(sp.csr_matrix(X), y, fit_intercept=True)
+    dense = lin_rfm_regress(X, y, fit_intercept=True)
+    sparse = lin_rfm_regress(sp.csr_matrix(X), y, fit_intercept=True)
     assert P.rel_error(dense.coef) < 1e-6 and dense.intercept == pytest.approx(3.0, abs=1e-6)
     np.testing.assert_allclose(sparse.coef, dense.coef, atol=1e-8)
     assert sparse.intercept == pytest.approx(dense.intercept, abs=1e-8)
@@ -156,27 +156,27 @@ def test_linrfm_sparse_x_and_intercept(seed):
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
 def test_irls_recovers_planted_sparse_vector(seed, p):
     P = make_sparse_regression(80, 200, 5, random_state=seed)
-    res = irls_p(P.problem, p=p)
+    res = irls_regress(P.problem, p=p)
     assert res.converged and P.rel_error(res.coef) < 1e-4
 
 
 def test_irls_ddfg_rule(seed):
     P = make_sparse_regression(80, 200, 5, random_state=seed)
-    res = irls_p(P.problem, p=0.5, eps_rule="ddfg", sparsity=10)
+    res = irls_regress(P.problem, p=0.5, eps_rule="ddfg", sparsity=10)
     assert P.rel_error(res.coef) < 1e-6
 
 
 def test_overdetermined_is_least_squares(seed):
     P = make_sparse_regression(50, 10, 3, noise=0.1, random_state=seed)
     ls = np.linalg.lstsq(P.problem.X, P.problem.y, rcond=None)[0]
-    res = lin_rfm_sparse(P.problem, lam=0.0)
+    res = lin_rfm_regress(P.problem, lam=0.0)
     np.testing.assert_allclose(res.coef, ls, atol=1e-9)
-    np.testing.assert_allclose(irls_p(P.problem, p=0.0).coef, ls, atol=1e-9)
+    np.testing.assert_allclose(irls_regress(P.problem, p=0.0).coef, ls, atol=1e-9)
 
 
 def test_zero_y_gives_zero_coef():
     X = np.random.default_rng(0).standard_normal((5, 8))
-    for res in (lin_rfm_sparse(X, np.zeros(5)), irls_p(X, np.zeros(5))):
+    for res in (lin_rfm_regress(X, np.zeros(5)), irls_regress(X, np.zeros(5))):
         assert res.converged and not np.any(res.coef)
 
 
@@ -184,10 +184,10 @@ def test_zero_y_gives_zero_coef():
 def test_max_iter_warns():
     P = make_sparse_regression(40, 100, 5, random_state=0)
     with pytest.warns(ConvergenceWarning, match=r"max_iter=2 .*tol="):
-        res = lin_rfm_sparse(P.problem, max_iter=2)
+        res = lin_rfm_regress(P.problem, max_iter=2)
     assert not res.converged and res.n_iter == 2
     with pytest.warns(ConvergenceWarning, match="IRLS-p did not converge"):
-        irls_p(P.problem, max_iter=2)
+        irls_regress(P.problem, max_iter=2)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_max_iter_warns():
 def test_linrfm_bad_parameters(kw, exc, match):
     P = make_sparse_regression(10, 20, 2, random_state=0)
     with pytest.raises(exc, match=match):
-        lin_rfm_sparse(P.problem, **kw)
+        lin_rfm_regress(P.problem, **kw)
 
 
 @pytest.mark.parametrize(
@@ -223,14 +223,48 @@ def test_linrfm_bad_parameters(kw, exc, match):
 def test_irls_bad_parameters(kw, match):
     P = make_sparse_regression(10, 20, 2, random_state=0)
     with pytest.raises(ValueError, match=match):
-        irls_p(P.problem, **kw)
+        irls_regress(P.problem, **kw)
 
 
 def test_step_bad_beta():
     X = np.eye(3)
     with pytest.raises(ValueError, match="beta has length 2; X has 3"):
-        lin_rfm_sparse_step(np.ones(2), X, np.ones(3))
+        lin_rfm_regress_step(np.ones(2), X, np.ones(3))
     with pytest.raises(ValueError, match="beta has length 2; X has 3"):
-        irls_p_step(np.ones(2), X, np.ones(3))
+        irls_regress_step(np.ones(2), X, np.ones(3))
     with pytest.raises(ValueError, match="y is required"):
-        lin_rfm_sparse(X)
+        lin_rfm_regress(X)
+
+
+# ---------------------------------------------------------------- the iteration core
+@pytest.mark.parametrize("solver", [lin_rfm_regress, irls_regress])
+def test_resumed_fit_equals_the_uninterrupted_one(solver):
+    P = make_sparse_regression(40, 100, 5, random_state=0)
+    full = solver(P.problem)
+    saved = []
+    with pytest.warns(ConvergenceWarning):
+        solver(P.problem, max_iter=6, checkpoint=saved.append)
+    assert [c.n_iter for c in saved] == list(range(1, 7))
+    for ck in (saved[0], saved[-1]):  # lin-RFM's first iterate records no (infinite) change
+        res = solver(P.problem, resume=ck)
+        assert (res.n_iter, res.converged) == (full.n_iter, full.converged)
+        assert res.history == full.history and res.params == full.params
+        np.testing.assert_array_equal(res.coef, full.coef)
+
+
+@pytest.mark.parametrize("solver", [lin_rfm_regress, irls_regress])
+def test_callback_sees_every_iteration_and_can_stop(solver):
+    P = make_sparse_regression(40, 100, 5, random_state=0)
+    seen = []
+
+    def callback(it, info):
+        seen.append((it, info["eps"], info["result"].coef.copy()))
+        return it == 3
+
+    res = solver(P.problem, callback=callback)
+    assert [s[0] for s in seen] == [1, 2, 3] and res.n_iter == 3 and not res.converged
+    assert [s[1] for s in seen] == res.history["eps"]
+    np.testing.assert_array_equal(seen[-1][2], res.coef)
+    last = []
+    full = solver(P.problem, callback=lambda it, info: last.append(it))
+    assert last[-1] == full.n_iter  # called on the converged iteration too

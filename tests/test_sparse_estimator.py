@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import check_estimator
 import linrfm.estimators as E
 from linrfm import LinRFMRegressor
 from linrfm.datasets import make_sparse_regression
-from linrfm.solvers.linrfm_sparse import lin_rfm_sparse
+from linrfm.solvers.linrfm_regress import lin_rfm_regress
 
 
 def test_check_estimator():
@@ -29,12 +29,12 @@ def test_every_parameter_is_passed_through(monkeypatch):
 
     def fake(X, y, **kw):
         seen.update(kw)
-        return lin_rfm_sparse(X, y, max_iter=3)
+        return lin_rfm_regress(X, y, max_iter=3)
 
     monkeypatch.setattr(E, "lin_rfm_sparse", fake)
     sig = inspect.signature(LinRFMRegressor.__init__)
     names = [p for p in sig.parameters if p != "self"]
-    solver_sig = inspect.signature(lin_rfm_sparse)
+    solver_sig = inspect.signature(lin_rfm_regress)
     for name in names:
         assert name in solver_sig.parameters, name
         if name != "fit_intercept":  # the estimator centres by default, as sklearn does

@@ -17,11 +17,12 @@ import time
 import numpy as np
 
 from .._validation import check_callback, check_scalar
+from ..iteration import Schedule, Stop, iterate
 from ..problems import as_completion_problem
-from ..results import DenseResult, ModelFitError
-from ._driver import absolute_ridge, iterate
+from ..results import DenseResult
+from ._params import LaggedMethod, absolute_ridge, finished
 from ._rowsolve import LineSolver
-from .sensing import _initial_iterate, _SenseSolver, check_sensing_problem
+from .sensing import WarmStarts, _initial_iterate, _SenseSolver, check_sensing_problem
 
 __all__ = ["irls_complete", "irls_sense", "irls_weight_inverse"]
 
@@ -45,63 +46,58 @@ def _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback) -> dict:
     return dict(p=p, gamma=gamma, eta=eta, gamma_min=gamma_min, tol=tol, max_iter=max_iter)
 
 
-def _irls_fit(X, step, params, *, callback, progress, name, method, t0) -> DenseResult:
-    """The shared IRLS iteration from ``X`` with ``step(K) -> X``, as a DenseResult.
+class _IRLS(LaggedMethod):
+    """IRLS-p from ``X`` with ``update(K) -> X``; ``gamma`` decays geometrically by ``1 / eta``.
 
-    ``params`` is the dict of :func:`_check_common`; ``name`` starts the messages,
-    ``method`` and ``params`` go in the result, ``t0`` is the solver's start time.
+    ``gamma`` is relative to the mean eigenvalue of ``X^T X`` (unit-free); converged once
+    the relative change is below ``tol`` with ``gamma`` at ``max(gamma_min, tol)``. The
+    schedule is 'change' fed ``gamma / eta``: that divides exactly, where 'geometric'
+    (times ``1 / eta``) rounds differently in the last bit, which IRLS-1 amplifies to
+    ~1e-5 relative in the last changes (sensing, measured).
     """
-    p, eta, gamma_min = float(params["p"]), params["eta"], params["gamma_min"]
-    tol, max_iter = params["tol"], params["max_iter"]
-    history = {"rel_change": [], "gamma": []}
-    gamma_rel = float(params["gamma"])
 
-    def one_step(it):
-        nonlocal X, gamma_rel
-        G = X.T @ X
-        # gamma is relative to the mean eigenvalue of X^T X (unit-free)
-        message = f"{name} iterate became non-finite at iteration {it}."
+    name = "IRLS"
+    state = ("X", "schedule", "pending")
+    advice = "Increase max_iter or eta (faster gamma decay)."
+
+    def __init__(self, X, update, params, method, name):
+        self.X, self.update, self.params, self.method = X, update, params, method
+        self.name = name
+        self.p, self.eta = float(params["p"]), params["eta"]
+        self.schedule = Schedule(
+            params["gamma"], "change", params["gamma_min"], settle=params["tol"]
+        )
+        self.stop = Stop(params["tol"], schedules=(self.schedule,))
+
+    def step(self, it):
+        gamma_rel = self.advance()
+        G = self.X.T @ self.X
+        message = f"{self.name} iterate became non-finite at iteration {it}."
         g_abs = absolute_ridge(gamma_rel, np.trace(G) / G.shape[0], message)
-        K = irls_weight_inverse(X, p, g_abs)
-        X_new = step(K)
-        norm_prev = np.linalg.norm(X)
-        change = np.linalg.norm(X_new - X) / norm_prev if norm_prev > 0 else np.inf
-        if not np.isfinite(change):
-            raise ModelFitError(
-                f"{name} iterate became non-finite at iteration {it}; try a larger 'gamma_min'."
-            )
-        X = X_new
-        history["rel_change"].append(float(change))
-        history["gamma"].append(gamma_rel)
-        at_floor = gamma_rel <= max(gamma_min, tol)
-        gamma_rel = max(gamma_min, gamma_rel / eta)
-        info = {"iteration": it, "rel_change": change, "gamma": gamma_rel, "X": X}
-        postfix = {"change": f"{change:.2e}", "gamma": f"{gamma_rel:.1e}"}
-        return change < tol and at_floor, info, postfix
+        X_new = self.update(irls_weight_inverse(self.X, self.p, g_abs))
+        norm_prev = np.linalg.norm(self.X)
+        change = np.linalg.norm(X_new - self.X) / norm_prev if norm_prev > 0 else np.inf
+        self.X = X_new
+        self.pending = gamma_rel / self.eta
+        return {"rel_change": change, "gamma": gamma_rel}
 
-    it, converged = iterate(
-        one_step,
-        max_iter=max_iter,
-        callback=callback,
-        progress=progress,
-        desc=f"{name} p={p:g}",
-        warning=lambda: (
-            f"{name} did not converge in max_iter={max_iter} iterations: the last relative "
-            f"change is {history['rel_change'][-1]:.2e} (tol={tol:g}) with relative gamma "
-            f"{gamma_rel:.1e}. Increase max_iter or eta (faster gamma decay)."
-        ),
-        stacklevel=4,
-    )
-    return DenseResult(
-        shape=tuple(X.shape),
-        n_iter=it,
-        converged=converged,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method=method,
-        params=params,
-        X=X,
-    )
+    def result(self, n_iter):
+        return DenseResult(
+            shape=self.X.shape, n_iter=n_iter, method=self.method, params=self.params, X=self.X
+        )
+
+
+class _IRLSSense(WarmStarts, _IRLS):
+    """IRLS-p for sensing: the CG warm starts are state too."""
+
+    state = ("X", "schedule", "pending", "warm")
+
+    def __init__(self, X, solver, params):
+        self.solver = solver
+        super().__init__(X, self._update, params, "irls-sense", "IRLS sensing")
+
+    def _update(self, K):
+        return self.solver.weighted(K, "right", 0.0)
 
 
 def irls_complete(
@@ -116,6 +112,8 @@ def irls_complete(
     shape=None,
     callback=None,
     progress: bool = False,
+    checkpoint=None,
+    resume=None,
 ) -> DenseResult:
     """Matrix completion by IRLS-p with eigendecomposition weights.
 
@@ -139,9 +137,11 @@ def irls_complete(
     max_iter : int, default=1000
     shape : tuple of int, optional
         Required with triple input.
-    callback : callable, optional
-        ``callback(iteration, info)`` with ``info['X']`` the iterate; True stops.
     progress : bool, default=False
+    callback, checkpoint, resume : optional
+        Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
+        every iteration, ``info['result']`` the current iterate as a DenseResult; a fit
+        resumed from a checkpoint equals the uninterrupted one.
 
     Returns
     -------
@@ -167,9 +167,8 @@ def irls_complete(
         Xn[prob.rows, prob.cols] = prob.values  # exact already; remove round-off
         return Xn
 
-    return _irls_fit(
-        X0, step, params, callback=callback, progress=progress, name="IRLS", method="irls", t0=t0
-    )
+    method = _IRLS(X0, step, params, "irls", "IRLS")
+    return _run(method, params, callback, progress, checkpoint, resume, t0)
 
 
 def irls_sense(
@@ -186,6 +185,8 @@ def irls_sense(
     init=None,
     callback=None,
     progress: bool = False,
+    checkpoint=None,
+    resume=None,
 ) -> DenseResult:
     """Matrix sensing by IRLS-p with eigendecomposition weights.
 
@@ -194,7 +195,7 @@ def irls_sense(
     Parameters
     ----------
     problem : MatrixSensing
-    p, gamma, eta, gamma_min, tol, max_iter, callback, progress
+    p, gamma, eta, gamma_min, tol, max_iter, callback, progress, checkpoint, resume
         As in :func:`irls_complete`.
     cg_tol : float > 0, default=1e-10
         Relative residual of each conjugate-gradient solve.
@@ -213,18 +214,17 @@ def irls_sense(
     check_scalar(cg_tol, "cg_tol", low=0, low_inclusive=False)
     check_scalar(cg_max_iter, "cg_max_iter", kind=numbers.Integral, low=1, allow_none=True)
     solver = _SenseSolver(problem, float(cg_tol), cg_max_iter)
-    X0 = _initial_iterate(problem, init)
+    method = _IRLSSense(_initial_iterate(problem, init), solver, params)
+    return _run(method, params, callback, progress, checkpoint, resume, t0)
 
-    def step(K):
-        return solver.weighted(K, "right", 0.0)
 
-    return _irls_fit(
-        X0,
-        step,
-        params,
+def _run(method, params, callback, progress, checkpoint, resume, t0) -> DenseResult:
+    run = iterate(
+        method,
+        max_iter=params["max_iter"],
         callback=callback,
         progress=progress,
-        name="IRLS sensing",
-        method="irls-sense",
-        t0=t0,
+        checkpoint=checkpoint,
+        resume=resume,
     )
+    return finished(method.result(run.n_iter), run, t0)

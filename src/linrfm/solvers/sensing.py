@@ -27,19 +27,19 @@ import numpy as np
 import scipy.linalg
 
 from .._validation import check_option, check_scalar
+from ..iteration import Schedule, Stop, iterate
 from ..operators import MatrixSensing
 from ..results import DenseResult
-from ._driver import (
-    absolute_ridge,
-    check_lin_rfm_params,
-    iterate,
-    next_ridge,
-    record_ridge_step,
-    ridge_warning,
-)
+from ._params import WINDOW, LaggedMethod, absolute_ridge, check_lin_rfm_params, finished
 from .linrfm import kernel_power
 
-__all__ = ["lin_rfm_sense", "conjugate_gradient", "SENSE_LAMBDA_RULES", "SENSE_VARIANTS"]
+__all__ = [
+    "lin_rfm_sense",
+    "conjugate_gradient",
+    "WarmStarts",
+    "SENSE_LAMBDA_RULES",
+    "SENSE_VARIANTS",
+]
 
 SENSE_LAMBDA_RULES = ("fixed", "change", "decay")
 SENSE_VARIANTS = ("one-sided", "two-sided")
@@ -235,6 +235,8 @@ def lin_rfm_sense(
     init=None,
     callback=None,
     progress: bool = False,
+    checkpoint=None,
+    resume=None,
 ) -> DenseResult:
     """Recover a matrix from linear measurements with lin-RFM.
 
@@ -276,11 +278,12 @@ def lin_rfm_sense(
         (Gaussian sensing, n = 40, rank 10, rho 2: 2-3x faster), 'cg' otherwise.
     init : ndarray of shape (n, d) or DenseResult, optional
         Starting iterate (default ``A*(y)``, the zero-filled observations for completion).
-    callback : callable, optional
-        ``callback(iteration, info)`` after each iteration; ``info['X']`` is the iterate
-        (do not modify it). Returning True stops the iteration.
     progress : bool, default=False
         Show a tqdm progress bar.
+    callback, checkpoint, resume : optional
+        Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
+        every iteration, ``info['result']`` the current iterate as a DenseResult; a fit
+        resumed from a checkpoint equals the uninterrupted one.
 
     Returns
     -------
@@ -307,69 +310,85 @@ def lin_rfm_sense(
     check_scalar(cg_max_iter, "cg_max_iter", kind=numbers.Integral, low=1, allow_none=True)
     check_option(linear_solver, "linear_solver", LINEAR_SOLVERS)
     alpha = float(alpha)
-    op = problem.operator
     X = _initial_iterate(problem, init)
-    symmetric = bool(getattr(op, "symmetric", False))
+    symmetric = bool(getattr(problem.operator, "symmetric", False))
     if symmetric:
         X = (X + X.T) / 2
     solver = _SenseSolver(problem, float(cg_tol), cg_max_iter, linear_solver)
-    sides = ["right"] if variant == "one-sided" else ["right", "left"]
-    lam_rel = float(lam)
-    history = {"rel_change": [], "lam": [], "cg_iter": []}
-
-    def step(it):
-        nonlocal X, lam_rel
-        X_prev = X
-        solver.cg_iters = 0
-        for side in sides:
-            K, lam_abs = _kernel(X, side, alpha, lam_rel)
-            X = solver.weighted(K, side, lam_abs)
-            if symmetric:
-                X = (X + X.T) / 2
-            if replace:
-                X = solver.project(X)
-        norm_prev = np.linalg.norm(X_prev)
-        change = np.linalg.norm(X - X_prev) / norm_prev if norm_prev > 0 else np.inf
-        done = record_ridge_step(
-            "lin-RFM sensing", it, history, change, lam_rel, tol, lam_rule, lam_min
-        )
-        history["cg_iter"].append(solver.cg_iters)
-        lam_rel = next_ridge(lam_rule, lam_rel, change, lam_min)
-        info = {"iteration": it, "rel_change": change, "lam": lam_rel, "X": X}
-        return done, info, {"change": f"{change:.2e}", "lam": f"{lam_rel:.1e}"}
-
-    advice = ", or try variant='two-sided' or lam_rule='change'."
-    it, converged = iterate(
-        step,
+    params = {
+        "alpha": alpha,
+        "variant": variant,
+        "lam": lam,
+        "lam_rule": lam_rule,
+        "replace": replace,
+        "tol": tol,
+        "max_iter": max_iter,
+        "cg_tol": cg_tol,
+        "linear_solver": "direct" if solver.direct else "cg",
+    }
+    lam_schedule = Schedule(lam, lam_rule, lam_min, settle=tol)
+    method = _LinRFMSense(X, solver, alpha, symmetric, replace, lam_schedule, tol, params)
+    run = iterate(
+        method,
         max_iter=max_iter,
         callback=callback,
         progress=progress,
-        desc=f"lin-RFM sensing a={alpha:g} {variant}",
-        warning=lambda: ridge_warning(
-            "lin-RFM sensing", max_iter, history["rel_change"], tol, lam_rel, advice
-        ),
+        checkpoint=checkpoint,
+        resume=resume,
     )
-    return DenseResult(
-        shape=tuple(op.shape),
-        n_iter=it,
-        converged=converged,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method="lin-rfm-sense",
-        params={
-            "alpha": alpha,
-            "variant": variant,
-            "lam": lam,
-            "lam_rule": lam_rule,
-            "lam_final": lam_rel,
-            "replace": replace,
-            "tol": tol,
-            "max_iter": max_iter,
-            "cg_tol": cg_tol,
-            "linear_solver": "direct" if solver.direct else "cg",
-        },
-        X=X,
-    )
+    return finished(method.result(run.n_iter), run, t0)
+
+
+class WarmStarts:
+    """A method's ``warm`` state: the conjugate-gradient warm starts of its ``solver``
+    (a :class:`_SenseSolver`), which a resumed fit must restore to equal the uninterrupted one."""
+
+    @property
+    def warm(self):
+        return self.solver.c, self.solver.c_left
+
+    @warm.setter
+    def warm(self, value):
+        self.solver.c, self.solver.c_left = value
+
+
+class _LinRFMSense(WarmStarts, LaggedMethod):
+    """lin-RFM's sensing iteration: one or two half-steps ``X = A*(c) K`` (then ``K' A*(c)``)."""
+
+    name = "lin-RFM sensing"
+    state = ("X", "schedule", "pending", "warm")
+    advice = "Increase max_iter, or try variant='two-sided' or lam_rule='change'."
+
+    def __init__(self, X, solver, alpha, symmetric, replace, schedule, tol, params):
+        self.X, self.solver, self.alpha = X, solver, alpha
+        self.sides = ["right"] if params["variant"] == "one-sided" else ["right", "left"]
+        self.symmetric, self.replace = symmetric, replace
+        self.schedule = schedule
+        self.stop = Stop(tol, window=WINDOW, schedules=(schedule,))
+        self.params = params
+
+    def step(self, it):
+        lam_rel = self.advance()
+        X_prev = X = self.X
+        self.solver.cg_iters = 0
+        for side in self.sides:
+            K, lam_abs = _kernel(X, side, self.alpha, lam_rel)
+            X = self.solver.weighted(K, side, lam_abs)
+            if self.symmetric:
+                X = (X + X.T) / 2
+            if self.replace:
+                X = self.solver.project(X)
+        self.X = X
+        norm_prev = np.linalg.norm(X_prev)
+        change = np.linalg.norm(X - X_prev) / norm_prev if norm_prev > 0 else np.inf
+        self.pending = change
+        return {"rel_change": change, "lam": lam_rel, "cg_iter": self.solver.cg_iters}
+
+    def result(self, n_iter):
+        params = {**self.params, "lam_final": self.upcoming()}
+        return DenseResult(
+            shape=self.X.shape, n_iter=n_iter, method="lin-rfm-sense", params=params, X=self.X
+        )
 
 
 def _initial_iterate(problem: MatrixSensing, init) -> np.ndarray:

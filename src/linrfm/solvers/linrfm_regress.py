@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_bool, check_callback, check_option, check_real_array, check_scalar
+from ..iteration import Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
-from ..results import ModelFitError, VectorResult
+from ..results import VectorResult
+from ._params import LaggedMethod, finished, relative_change
 
-__all__ = ["lin_rfm_sparse", "lin_rfm_sparse_step", "FORMS", "EPS_RULES"]
+__all__ = ["lin_rfm_regress", "lin_rfm_regress_step", "FORMS", "EPS_RULES"]
 
 FORMS = ("auto", "samples", "features")
 EPS_RULES = ("chartrand-yin", "fixed")
@@ -143,13 +143,13 @@ def _resolve_form(form, n, d):
     return form
 
 
-def lin_rfm_sparse_step(beta, X, y, *, alpha=0.5, lam=0.0, eps=0.0, form="auto"):
+def lin_rfm_regress_step(beta, X, y, *, alpha=0.5, lam=0.0, eps=0.0, form="auto"):
     """One lin-RFM step for sparse regression from the iterate ``beta``.
 
     ``D = (beta^2 + eps)^(2 alpha)`` and ``beta_new = D X^T (X D X^T + lam I)^-1 y``
     (``form='samples'``) or the equal d x d form (``form='features'``). Both ``lam`` and
     ``eps`` are absolute here, for studying the update itself; the solver is
-    :func:`lin_rfm_sparse`. ``D`` is used divided by its maximum, which leaves the update
+    :func:`lin_rfm_regress`. ``D`` is used divided by its maximum, which leaves the update
     unchanged when ``lam = 0`` and otherwise rescales ``lam`` by the same factor.
 
     Parameters
@@ -182,7 +182,7 @@ def lin_rfm_sparse_step(beta, X, y, *, alpha=0.5, lam=0.0, eps=0.0, form="auto")
     return _step(design, _weights(beta, float(alpha), float(eps)), 0.0, form, lam_abs=lam)[0]
 
 
-def lin_rfm_sparse(
+def lin_rfm_regress(
     X,
     y=None,
     *,
@@ -196,6 +196,8 @@ def lin_rfm_sparse(
     form: str = "auto",
     fit_intercept: bool = False,
     callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> VectorResult:
     """Sparse linear regression with lin-RFM (diagonal AGOP).
 
@@ -238,15 +240,17 @@ def lin_rfm_sparse(
         takes the n x n form when ``n < d``.
     fit_intercept : bool, default=False
         Centre ``X`` and ``y`` (implicitly for sparse ``X``) and fit an intercept.
-    callback : callable, optional
-        ``callback(iteration, beta, info)`` after each iteration (``info`` holds the
-        monitored quantities); returning True stops the iteration.
+    callback, checkpoint, resume : optional
+        Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
+        every iteration, ``info['result']`` the current iterate as a VectorResult; a fit
+        resumed from a checkpoint equals the uninterrupted one.
 
     Returns
     -------
     VectorResult
         ``coef``, ``intercept``, ``n_iter``, ``converged``, ``history`` (``rel_change``,
-        ``eps``, ``lam``, ``rel_residual`` per iteration), ``elapsed``.
+        ``eps``, ``lam``, ``rel_residual`` per iteration; the change of the first
+        iterate, from zero, is inf), ``elapsed``.
 
     Warns
     -----
@@ -270,83 +274,82 @@ def lin_rfm_sparse(
     check_option(form, "form", FORMS)
     check_bool(fit_intercept, "fit_intercept")
     check_callback(callback)
-    alpha = float(alpha)
     n, d = prob.n_samples, prob.n_features
     design = _Design(prob.X, prob.y, bool(fit_intercept))
-    form_used = _resolve_form(form, n, d)
-    y_norm = float(np.linalg.norm(design.y))
-
-    history = {"rel_change": [], "eps": [], "lam": [], "rel_residual": []}
-    beta = np.zeros(d)
-    eps_rel = float(eps)
-    scale = 0.0
-    converged = False
-    it = 0
-    if y_norm == 0.0:
-        converged = True  # beta = 0 fits exactly
-    else:
-        for it in range(1, max_iter + 1):
-            if it == 1:
-                D = np.ones(d)
-            else:
-                D = _weights(beta, alpha, eps_rel * scale)
-            new, lam_abs = _step(design, D, float(lam), form_used)
-            if not np.all(np.isfinite(new)):
-                raise ModelFitError(
-                    f"lin-RFM (sparse) iterate became non-finite at iteration {it}; try a "
-                    "larger 'lam' or 'eps_min'."
-                )
-            if it == 1:
-                scale = float(np.max(new * new)) or 1.0
-            norm_prev = np.linalg.norm(beta)
-            diff = np.linalg.norm(new - beta)
-            change = diff / norm_prev if norm_prev > 0 else (np.inf if diff > 0 else 0.0)
-            beta = new
-            resid = float(np.linalg.norm(design.matvec(beta) - design.y) / y_norm)
-            history["rel_change"].append(float(change))
-            history["eps"].append(eps_rel)
-            history["lam"].append(float(lam_abs))
-            history["rel_residual"].append(resid)
-            at_floor = eps_rule == "fixed" or eps_rel <= eps_min
-            if at_floor and change < tol:
-                converged = True
-                break
-            if eps_rule == "chartrand-yin" and change < np.sqrt(eps_rel) / 100:
-                eps_rel = max(eps_min, eps_rel / 10)
-            if callback is not None:
-                info = {"iteration": it, "rel_change": change, "eps": eps_rel, "lam": lam_abs}
-                if callback(it, beta, info):
-                    break
-        if not converged and it >= max_iter:
-            warnings.warn(
-                f"lin-RFM (sparse) did not converge in max_iter={max_iter} iterations: the "
-                f"last relative change of beta is {history['rel_change'][-1]:.2e} (tol={tol:g})"
-                f" with relative smoothing eps={eps_rel:.1e} (eps_min={eps_min:g}). Increase "
-                "max_iter, or raise tol.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-    intercept = design.y_mean - float(design.x_mean @ beta) if fit_intercept else 0.0
     params = {
-        "alpha": alpha,
+        "alpha": float(alpha),
         "lam": lam,
         "eps": eps,
         "eps_rule": eps_rule,
         "eps_min": eps_min,
         "tol": tol,
         "max_iter": max_iter,
-        "form": form_used,
+        "form": _resolve_form(form, n, d),
         "fit_intercept": bool(fit_intercept),
-        "eps_final": eps_rel,
     }
-    return VectorResult(
-        shape=(d,),
-        n_iter=it,
-        converged=converged,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method="lin-rfm-sparse",
-        params=params,
-        coef=beta,
-        intercept=intercept,
+    method = _LinRFMRegress(design, params)
+    if method.y_norm == 0.0:  # beta = 0 fits exactly: no iteration
+        run = Run(0, True, {k: [] for k in ("rel_change", "eps", "lam", "rel_residual")})
+        return finished(method.result(0), run, t0)
+    run = iterate(
+        method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
     )
+    # the first iterate's change, from zero, is inf: not a record (iterate refuses
+    # non-finite ones), but the history shows it
+    changes = run.history.pop("rel_change", [])
+    run.history = {"rel_change": [np.inf] * (run.n_iter - len(changes)) + changes, **run.history}
+    result = finished(method.result(run.n_iter), run, t0)
+    if run.converged:  # a converged run does not take the smoothing's last update
+        result.params["eps_final"] = method.schedule.value
+    return result
+
+
+class _LinRFMRegress(LaggedMethod):
+    """lin-RFM with the AGOP's diagonal: ``D = (beta^2 + eps)^(2 alpha)``, then kernel ridge.
+
+    ``eps`` is relative to ``max(beta_1^2)`` of the first (minimum-norm, ``D = I``) iterate.
+    """
+
+    name = "lin-RFM (sparse)"
+    state = ("beta", "schedule", "pending", "scale")
+    advice = "Increase max_iter, or raise tol."
+
+    def __init__(self, design: _Design, params: dict):
+        self.design, self.params = design, params
+        self.y_norm = float(np.linalg.norm(design.y))
+        self.beta = np.zeros(design.d)
+        self.scale = 0.0
+        rule = "decay" if params["eps_rule"] == "chartrand-yin" else "fixed"
+        self.schedule = Schedule(params["eps"], rule, params["eps_min"])
+        self.stop = Stop(params["tol"], schedules=(self.schedule,))
+
+    def step(self, it):
+        eps_rel = self.advance()
+        p = self.params
+        if it == 1:
+            D = np.ones(self.design.d)
+        else:
+            D = _weights(self.beta, p["alpha"], eps_rel * self.scale)
+        new, lam_abs = _step(self.design, D, float(p["lam"]), p["form"])
+        if it == 1:
+            self.scale = float(np.max(new * new)) or 1.0
+        change = relative_change(new, self.beta)
+        self.beta, self.pending = new, change
+        resid = np.linalg.norm(self.design.matvec(new) - self.design.y) / self.y_norm
+        record = {"eps": eps_rel, "lam": lam_abs, "rel_residual": resid}
+        if np.isfinite(change) or it > 1:
+            record["rel_change"] = change
+        return record
+
+    def result(self, n_iter):
+        d = self.design
+        intercept = d.y_mean - float(d.x_mean @ self.beta) if d.center else 0.0
+        params = {**self.params, "eps_final": self.upcoming()}
+        return VectorResult(
+            shape=self.beta.shape,
+            n_iter=n_iter,
+            method="lin-rfm-sparse",
+            params=params,
+            coef=self.beta,
+            intercept=intercept,
+        )

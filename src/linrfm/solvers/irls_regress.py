@@ -10,7 +10,7 @@ Each step solves the weighted minimum-norm interpolation
   ``eps <- min(eps, (r_{K+1}(beta) / d)^2)`` with ``r_{K+1}`` the (K+1)-th largest
   ``|beta_i|`` (their ``eps^2``); it needs a sparsity guess ``K``.
 
-This is an independent baseline for :func:`linrfm.solvers.linrfm_sparse.lin_rfm_sparse`,
+This is an independent baseline for :func:`linrfm.solvers.linrfm_regress.lin_rfm_regress`,
 written from the IRLS literature rather than from the kernel view.
 """
 
@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_callback, check_option, check_real_array, check_scalar
+from ..iteration import Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
-from ..results import ModelFitError, VectorResult
+from ..results import VectorResult
+from ._params import LaggedMethod, finished, relative_change
 
-__all__ = ["irls_p", "irls_p_step", "IRLS_EPS_RULES"]
+__all__ = ["irls_regress", "irls_regress_step", "IRLS_EPS_RULES"]
 
 IRLS_EPS_RULES = ("chartrand-yin", "ddfg")
 
@@ -55,7 +55,7 @@ def _weighted_min_norm(X, y, inv_w):
     return s * z
 
 
-def irls_p_step(beta, X, y, *, p=1.0, eps=0.0):
+def irls_regress_step(beta, X, y, *, p=1.0, eps=0.0):
     """One IRLS-p step: the minimum of ``sum (beta_i^2 + eps)^(p/2-1) b_i^2`` on ``X b = y``.
 
     Parameters
@@ -88,7 +88,7 @@ def _inverse_weights(beta, p, eps):
     return q / top if top > 0 and np.isfinite(top) else q
 
 
-def irls_p(
+def irls_regress(
     X,
     y=None,
     *,
@@ -100,6 +100,8 @@ def irls_p(
     tol: float = 1e-7,
     max_iter: int = 500,
     callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> VectorResult:
     """Sparse recovery by IRLS for the l_p quasi-norm, ``p`` in ``[0, 1]``.
 
@@ -123,8 +125,8 @@ def irls_p(
         at its floor ('chartrand-yin') or at any ``eps`` ('ddfg', whose ``eps`` stalls
         once the iterate is K-sparse).
     max_iter : int, default=500
-    callback : callable, optional
-        ``callback(iteration, beta, info)``; returning True stops the iteration.
+    callback, checkpoint, resume : optional
+        As in :func:`linrfm.solvers.linrfm_regress.lin_rfm_regress`.
 
     Returns
     -------
@@ -150,62 +152,68 @@ def irls_p(
             raise ValueError("eps_rule='ddfg' needs the 'sparsity' parameter (an int K).")
         check_scalar(sparsity, "sparsity", kind=numbers.Integral, low=0, high=d - 1)
     check_callback(callback)
-    Xd = prob.X.toarray() if sp.issparse(prob.X) else prob.X
-    y = prob.y
-    p = float(p)
-
-    beta = _weighted_min_norm(Xd, y, np.ones(d))
-    scale = float(np.max(beta * beta)) or 1.0
-    eps_abs = float(eps) * scale
-    floor = eps_min * scale
-    history = {"rel_change": [], "eps": []}
-    converged = not np.any(y)
-    it = 0
-    while not converged and it < max_iter:
-        it += 1
-        new = _weighted_min_norm(Xd, y, _inverse_weights(beta, p, eps_abs))
-        if not np.all(np.isfinite(new)):
-            raise ModelFitError(f"IRLS-p iterate became non-finite at iteration {it}.")
-        nb = np.linalg.norm(beta)
-        diff = float(np.linalg.norm(new - beta))
-        change = diff / nb if nb > 0 else (np.inf if diff > 0 else 0.0)
-        beta = new
-        history["rel_change"].append(change)
-        history["eps"].append(eps_abs / scale)
-        if eps_rule == "chartrand-yin":
-            if eps_abs <= floor and change < tol:
-                converged = True
-            elif change < np.sqrt(eps_abs / scale) / 100:
-                eps_abs = max(floor, eps_abs / 10)
-        else:
-            r = np.sort(np.abs(beta))[::-1][sparsity]
-            eps_abs = max(floor, min(eps_abs, (r / d) ** 2))
-            converged = change < tol
-        if callback is not None and callback(it, beta, {"rel_change": change, "eps": eps_abs}):
-            break
-    if not converged and it >= max_iter:
-        warnings.warn(
-            f"IRLS-p did not converge in max_iter={max_iter} iterations: the last relative "
-            f"change is {history['rel_change'][-1]:.2e} (tol={tol:g}) with relative "
-            f"smoothing {eps_abs / scale:.1e}. Increase max_iter, or raise tol.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return VectorResult(
-        shape=(d,),
-        n_iter=it,
-        converged=converged,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method="irls-p",
-        params={
-            "p": p,
-            "eps": eps,
-            "eps_rule": eps_rule,
-            "sparsity": sparsity,
-            "eps_min": eps_min,
-            "tol": tol,
-            "max_iter": max_iter,
-        },
-        coef=beta,
+    params = {
+        "p": float(p),
+        "eps": eps,
+        "eps_rule": eps_rule,
+        "sparsity": sparsity,
+        "eps_min": eps_min,
+        "tol": tol,
+        "max_iter": max_iter,
+    }
+    method = _IRLSRegress(prob.X.toarray() if sp.issparse(prob.X) else prob.X, prob.y, params)
+    if not np.any(prob.y):  # the minimum-norm start, 0, fits exactly: no iteration
+        return finished(method.result(0), Run(0, True, {"rel_change": [], "eps": []}), t0)
+    run = iterate(
+        method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
     )
+    return finished(method.result(run.n_iter), run, t0)
+
+
+class _IRLSRegress(LaggedMethod):
+    """IRLS-p from the minimum-norm solution ``beta_0``; ``eps`` held absolute.
+
+    The schedule holds ``eps * max(beta_0^2)`` (its floor ``eps_min * max(beta_0^2)``):
+    Chartrand-Yin's rule is 'decay' fed the change times ``sqrt(max(beta_0^2))`` (its test
+    is on the relative ``eps``); DDFG's is 'change' fed ``(r_{K+1} / d)^2``, and it never
+    holds the stop.
+    """
+
+    name = "IRLS-p"
+    state = ("beta", "schedule", "pending")
+    advice = "Increase max_iter, or raise tol."
+
+    def __init__(self, X, y, params):
+        self.X, self.y, self.params = X, y, params
+        self.beta = _weighted_min_norm(X, y, np.ones(X.shape[1]))
+        self.scale = float(np.max(self.beta * self.beta)) or 1.0
+        ddfg = params["eps_rule"] == "ddfg"
+        self.schedule = Schedule(
+            float(params["eps"]) * self.scale,
+            "change" if ddfg else "decay",
+            params["eps_min"] * self.scale,
+            settle=np.inf if ddfg else 0.0,
+        )
+        self.stop = Stop(params["tol"], schedules=(self.schedule,))
+
+    def step(self, it):
+        eps_abs = self.advance()
+        p = self.params
+        new = _weighted_min_norm(self.X, self.y, _inverse_weights(self.beta, p["p"], eps_abs))
+        change = relative_change(new, self.beta)
+        self.beta = new
+        if p["eps_rule"] == "ddfg":
+            d = new.size
+            self.pending = (np.sort(np.abs(new))[::-1][p["sparsity"]] / d) ** 2
+        else:
+            self.pending = change * np.sqrt(self.scale)
+        return {"rel_change": change, "eps": eps_abs / self.scale}
+
+    def result(self, n_iter):
+        return VectorResult(
+            shape=self.beta.shape,
+            n_iter=n_iter,
+            method="irls-p",
+            params=self.params,
+            coef=self.beta,
+        )

@@ -1,0 +1,100 @@
+"""What the lin-RFM and IRLS solvers share around the iteration core.
+
+The parameter checks of lin-RFM's completion and sensing solvers, the rule that makes a
+unit-free ridge (or IRLS smoothing) absolute, the lagged schedule of their methods and the
+finishing of their results. The loop itself is :func:`linrfm.iteration.iterate`.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import time
+
+import numpy as np
+
+from .._validation import check_bool, check_callback, check_scalar
+from ..iteration import Method
+from ..results import ModelFitError
+
+__all__ = [
+    "check_lin_rfm_params",
+    "absolute_ridge",
+    "relative_change",
+    "LaggedMethod",
+    "finished",
+    "WINDOW",
+]
+
+# The ridge rule moves the iterate in bursts (each decrease of the ridge shifts the fixed
+# point), so one quiet iteration proves little: lin-RFM's convergence needs this many in a row.
+WINDOW = 5
+
+
+def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) -> None:
+    """The parameter checks lin-RFM's completion and sensing solvers share.
+
+    The arguments are the solver's parameters of the same names; ``variant`` and
+    ``lam_rule``, whose allowed values differ between the solvers, are checked by each.
+    """
+    check_scalar(alpha, "alpha", low=0, low_inclusive=False)
+    check_scalar(lam, "lam", low=0)
+    check_scalar(lam_min, "lam_min", low=0)
+    check_scalar(tol, "tol", low=0, low_inclusive=False)
+    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_bool(replace, "replace")
+    check_callback(callback)
+
+
+def absolute_ridge(rel, scale, message="The kernel holds NaN or inf; the iteration diverged."):
+    """``rel * scale`` (``rel`` itself when ``scale`` is 0): a unit-free ridge made absolute.
+
+    ``scale`` is the mean eigenvalue of the matrix the ridge (or IRLS smoothing) is added
+    to; a non-finite one means the iterate diverged: ``ModelFitError(message)``.
+    """
+    if not np.isfinite(scale):
+        raise ModelFitError(message)
+    return rel * scale if scale > 0 else rel
+
+
+def relative_change(new, old) -> float:
+    """``||new - old|| / ||old||``; from ``old = 0``, inf (0 when ``new`` is 0 too)."""
+    norm_old = np.linalg.norm(old)
+    diff = float(np.linalg.norm(new - old))
+    return diff / norm_old if norm_old > 0 else (np.inf if diff > 0 else 0.0)
+
+
+class LaggedMethod(Method):
+    """A :class:`~linrfm.iteration.Method` whose ``schedule`` moves at the start of the next step.
+
+    A step takes the value :meth:`advance` returns, records it, and leaves in ``pending``
+    what the schedule's update takes (the relative change, ...). The update waits for the
+    next step, so the :class:`~linrfm.iteration.Stop` tests the value the last step was
+    taken with (a step under a larger ridge or smoothing can look stationary at that
+    value's fixed point), and a converged run leaves the schedule where it was.
+    Subclasses list ``"schedule"`` and ``"pending"`` in ``state``.
+    """
+
+    schedule = None
+    pending = None
+
+    def advance(self) -> float:
+        """Apply the last step's pending update; return the value for this step."""
+        if self.pending is not None:
+            self.schedule.update(self.pending)
+            self.pending = None
+        return self.schedule.value
+
+    def upcoming(self) -> float:
+        """The value the next step would take (the schedule itself is left as it is)."""
+        if self.pending is None:
+            return self.schedule.value
+        return copy.copy(self.schedule).update(self.pending)
+
+
+def finished(result, run, t0: float):
+    """``result`` (from ``method.result``) completed with the run's figures and the time
+    since ``t0`` (the solver's start)."""
+    result.n_iter, result.converged, result.history = run.n_iter, run.converged, run.history
+    result.elapsed = time.perf_counter() - t0
+    return result
