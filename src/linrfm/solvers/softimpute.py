@@ -99,14 +99,16 @@ class _SoftImpute(PathMethod):
     name = "SoftImpute"
     state = ("US", "V", "US_old", "V_old", "f_cur", "t_mom", "rng", "path", *PathMethod.PATH_STATE)
 
-    def __init__(self, prob, lams, *, tol, path_tol, max_iter, max_rank, accelerate, solver, rng):
+    def __init__(
+        self, prob, lams, *, tol, path_tol, max_iter, max_rank, accelerate, solver, rng, keep_path
+    ):
         super().__init__(lams, tol, max_iter, path_tol)
         self.n, self.d = prob.shape
         self.rows, self.cols, self.y = prob.rows, prob.cols, prob.values
         self.max_rank, self.accelerate, self.solver, self.rng = max_rank, accelerate, solver, rng
         self.US, self.V = np.zeros((self.n, 0)), np.zeros((self.d, 0))
         self.US_old, self.V_old = self.US, self.V
-        self.path = []
+        self.path, self.keep_path = [], keep_path
         self.message = (
             f"SoftImpute did not meet tol={tol:g} (path_tol={self.path_tol:g} before the last "
             f"lam) within max_iter={max_iter} at every lam of the path; increase max_iter"
@@ -168,18 +170,19 @@ class _SoftImpute(PathMethod):
 
     def end_stage(self, n_iter):
         super().end_stage(n_iter)
-        self.path.append(
-            FactorResult(
-                shape=(self.n, self.d),
-                n_iter=n_iter,
-                converged=self.stage_converged,
-                elapsed=time.perf_counter() - self._t_stage,
-                method="softimpute",
-                params={"lam": self.lam},
-                U=self.US.copy(),
-                V=self.V.copy(),
+        if self.keep_path:
+            self.path.append(
+                FactorResult(
+                    shape=(self.n, self.d),
+                    n_iter=n_iter,
+                    converged=self.stage_converged,
+                    elapsed=time.perf_counter() - self._t_stage,
+                    method="softimpute",
+                    params={"lam": self.lam},
+                    U=self.US.copy(),
+                    V=self.V.copy(),
+                )
             )
-        )
 
     def result(self, n_iter):
         return FactorResult(
@@ -285,6 +288,7 @@ def soft_impute_complete(
         accelerate=accelerate,
         solver=solver,
         rng=np.random.default_rng(random_state),
+        keep_path=return_path,
     )
     run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
     res = method.result(run.n_iter)
