@@ -7,7 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 from linrfm import make_completion
 from linrfm.results import ModelFitError
 from linrfm.sensing_data import make_sensing
-from linrfm.solvers.deep_linear import deep_matrix_factorization, deep_objective
+from linrfm.solvers.deep_linear import deep_mf, deep_objective
 from linrfm.solvers.factorized_gd import factorized_gd, factorized_objective
 
 
@@ -103,7 +103,7 @@ def test_scaled_gd_recovers_exact_width(seed):
 
 def test_deep_mf_recovers_easy_completion(seed):
     P = make_completion(30, 30, 1, 400, min_per_line=2, random_state=seed)
-    res = deep_matrix_factorization(P.problem, depth=3, random_state=seed, max_iter=3000)
+    res = deep_mf(P.problem, depth=3, random_state=seed, max_iter=3000)
     assert P.evaluate(res)["rel_error"] < 1e-3
 
 
@@ -111,7 +111,7 @@ def test_deep_mf_sensing(seed):
     P = make_sensing(12, 12, 1, 100, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # depth 2 has a slow tail
-        res = deep_matrix_factorization(P.problem, depth=2, random_state=seed, max_iter=3000)
+        res = deep_mf(P.problem, depth=2, random_state=seed, max_iter=3000)
     assert P.evaluate(res)["rel_error"] < 1e-2
 
 
@@ -120,10 +120,10 @@ def test_warns_and_raises():
     with pytest.warns(ConvergenceWarning, match="factorized GD did not converge"):
         factorized_gd(P.problem, rank=2, max_iter=3)
     with pytest.warns(ConvergenceWarning, match="deep matrix factorization did not"):
-        deep_matrix_factorization(P.problem, max_iter=3)
+        deep_mf(P.problem, max_iter=3)
     with pytest.raises(ModelFitError, match="smaller 'step'"):
         with np.errstate(all="ignore"):
-            deep_matrix_factorization(P.problem, step=1e6, init_scale=1.0, max_iter=50)
+            deep_mf(P.problem, step=1e6, init_scale=1.0, max_iter=50)
 
 
 @pytest.mark.parametrize(
@@ -133,8 +133,8 @@ def test_warns_and_raises():
         (lambda p: factorized_gd(p, rank=0), "'rank'"),
         (lambda p: factorized_gd(p, rank=2, init_scale=0), "'init_scale'"),
         (lambda p: factorized_gd(p, rank=2, step=-1), "'step'"),
-        (lambda p: deep_matrix_factorization(p, depth=1), "'depth'"),
-        (lambda p: deep_matrix_factorization(p, width=0), "'width'"),
+        (lambda p: deep_mf(p, depth=1), "'depth'"),
+        (lambda p: deep_mf(p, width=0), "'width'"),
         (lambda p: factorized_gd(np.full((3, 3), np.inf), rank=1), "infinite"),
     ],
 )

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_callback, check_random_state, check_scalar
+from ..iteration import Method, Stop, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
 
-__all__ = ["deep_matrix_factorization", "deep_objective"]
+__all__ = ["deep_mf", "deep_objective", "iterate_gd"]
 
 # A sparse A*(r) of at most this many entries is multiplied densely.
 _DENSE_E_MAX = 4_000_000
@@ -86,7 +85,68 @@ def deep_objective(problem, Ws, *, shape=None):
     return float(r @ r) / (2 * meas.p), _grads(Ws, E, meas.p)
 
 
-def deep_matrix_factorization(
+def iterate_gd(method, **kwargs):
+    """:func:`~linrfm.iteration.iterate` for a gradient method: a divergence (a non-finite
+    record) advises a smaller step."""
+    try:
+        return iterate(method, **kwargs)
+    except ModelFitError as exc:
+        raise ModelFitError(f"{exc} Try a smaller 'step'.") from exc
+
+
+class _DeepGD(Method):
+    """Gradient descent on the factors ``W_1 ... W_L`` (in units where ``||X*||_2 ~ 1``)."""
+
+    name = "deep matrix factorization"
+    state = ("Ws", "X_prev", "done")
+
+    def __init__(self, meas, Ws, *, step, tol):
+        self.meas, self.Ws, self.lr = meas, Ws, step
+        self.s = meas.sigma
+        self.y_s = meas.y / self.s
+        self.ynorm = np.linalg.norm(self.y_s)
+        self.stop = Stop(tol, key="rel_residual")
+        self.X_prev, self.done = None, False
+
+    def step(self, it):
+        meas = self.meas
+        prefixes = _prefixes(self.Ws)
+        X = prefixes[-1]
+        r = meas.apply(X) - self.y_s
+        rel_res = float(np.linalg.norm(r) / self.ynorm) if self.ynorm > 0 else 0.0
+        record = {"loss": 0.5 * float(r @ r) / meas.p, "rel_residual": rel_res}
+        xn = np.linalg.norm(X)
+        tol = self.stop.tol
+        stalled = (
+            self.X_prev is not None and xn > 0 and np.linalg.norm(X - self.X_prev) < 1e-2 * tol * xn
+        )
+        # converged: the factors stay as they are (no step after the test)
+        self.done = rel_res < tol or stalled
+        if not self.done:
+            self.X_prev = X
+            grads = _grads(self.Ws, meas.adjoint(r), meas.p, prefixes)
+            self.Ws = [W - self.lr * g for W, g in zip(self.Ws, grads)]
+        return record
+
+    def converged(self, history):
+        return self.done
+
+    def warning(self, history, max_iter):
+        return (
+            f"deep matrix factorization did not converge in max_iter={max_iter} iterations: "
+            f"relative training residual {history['rel_residual'][-1]:.2e} "
+            f"(tol={self.stop.tol:g}). Increase max_iter or step, or lower init_scale."
+        )
+
+    def result(self, n_iter):
+        U = _product(self.Ws[1:]) * self.s
+        n, d = self.meas.shape
+        return FactorResult(
+            shape=(n, d), n_iter=n_iter, method="deep-mf", U=U, V=self.Ws[0].T.copy()
+        )
+
+
+def deep_mf(
     problem,
     *,
     depth: int = 3,
@@ -98,6 +158,8 @@ def deep_matrix_factorization(
     shape=None,
     random_state=None,
     callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> FactorResult:
     """Recover a matrix as a product of ``depth`` factors trained by gradient descent.
 
@@ -120,8 +182,12 @@ def deep_matrix_factorization(
     shape : tuple, optional
     random_state : None, int or numpy.random.Generator
     callback : callable, optional
-        ``callback(iteration, info)``, ``info['result']`` a FactorResult of the iterate;
-        True stops. Called every iteration; keep it cheap.
+        ``callback(iteration, info)`` after every iteration, the last included;
+        ``info['result']`` a FactorResult of the iterate; True stops. Keep it cheap.
+    checkpoint : callable, optional
+        ``checkpoint(Checkpoint)`` after every iteration (see :func:`linrfm.iteration.iterate`).
+    resume : Checkpoint, optional
+        Continue a fit of the same data and parameters from a checkpoint.
 
     Returns
     -------
@@ -147,52 +213,13 @@ def deep_matrix_factorization(
     Ws = [
         init_scale / np.sqrt(h) * rng.standard_normal((dims[j + 1], dims[j])) for j in range(depth)
     ]
-    s = meas.sigma
-    y_s = meas.y / s
-    ynorm = np.linalg.norm(y_s)
-    history = {"loss": [], "rel_residual": []}
-    converged, it = False, 0
-    X_prev = None
-
-    def snapshot(Ws, it):
-        U = _product(Ws[1:]) * s
-        return FactorResult(shape=(n, d), n_iter=it, method="deep-mf", U=U, V=Ws[0].T.copy())
-
-    for it in range(1, max_iter + 1):
-        prefixes = _prefixes(Ws)
-        X = prefixes[-1]
-        r = meas.apply(X) - y_s
-        rel_res = float(np.linalg.norm(r) / ynorm) if ynorm > 0 else 0.0
-        if not np.isfinite(rel_res):
-            raise ModelFitError(
-                f"deep matrix factorization diverged (non-finite) at iteration {it}; "
-                "try a smaller 'step'."
-            )
-        history["loss"].append(0.5 * float(r @ r) / meas.p)
-        history["rel_residual"].append(rel_res)
-        xn = np.linalg.norm(X)
-        stalled = X_prev is not None and xn > 0 and np.linalg.norm(X - X_prev) < 1e-2 * tol * xn
-        if rel_res < tol or stalled:
-            converged = True
-            break
-        X_prev = X
-        grads = _grads(Ws, meas.adjoint(r), meas.p, prefixes)
-        Ws = [W - step * g for W, g in zip(Ws, grads)]
-        if callback is not None and callback(
-            it, {"iteration": it, "rel_residual": rel_res, "result": snapshot(Ws, it)}
-        ):
-            break
-    if not converged and it >= max_iter:
-        warnings.warn(
-            f"deep matrix factorization did not converge in max_iter={max_iter} iterations: "
-            f"relative training residual {history['rel_residual'][-1]:.2e} (tol={tol:g}). "
-            "Increase max_iter or step, or lower init_scale.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    res = snapshot(Ws, it)
-    res.converged = converged
-    res.history = history
+    method = _DeepGD(meas, Ws, step=step, tol=tol)
+    run = iterate_gd(
+        method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
+    )
+    res = method.result(run.n_iter)
+    res.converged = run.converged
+    res.history = {"loss": [], "rel_residual": [], **run.history}
     res.elapsed = time.perf_counter() - t0
     res.params = dict(
         depth=depth,

@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_callback, check_option, check_scalar
+from ..iteration import Method, Stop
 from ..problems import as_regression_problem
-from ..results import ModelFitError, VectorResult
+from ..results import VectorResult
+from .deep_linear import iterate_gd
 
-__all__ = ["diagonal_net", "diagonal_net_loss_grad", "diagonal_net_coef", "NET_FORMS"]
+__all__ = ["diagonal_net_regress", "diagonal_net_loss_grad", "diagonal_net_coef", "NET_FORMS"]
 
 NET_FORMS = ("pm", "product")
 
@@ -144,7 +144,62 @@ def _spectral_norm_sq(X, n_iter=100, random_state=0) -> float:
     return 1.01 * lam
 
 
-def diagonal_net(
+class _DiagonalGD(Method):
+    """Gradient descent on the diagonal network's parameters with the curvature step rule."""
+
+    name = "diagonal network"
+    state = ("params",)
+
+    def __init__(self, Xm, y, params, *, form, step, tol, lip):
+        self.Xm, self.y, self.params, self.form = Xm, y, params, form
+        self.lr, self.lip = step, lip
+        self.y_norm = float(np.linalg.norm(y))
+        self.blocks = 2 if form == "pm" else len(params)
+        self.stop = Stop(tol, key="rel_residual")
+
+    def step(self, it):
+        Xm, params, form = self.Xm, self.params, self.form
+        n = Xm.shape[0]
+        beta = diagonal_net_coef(params, form)
+        r = Xm @ beta - self.y
+        res = float(np.linalg.norm(r)) / self.y_norm
+        g = np.asarray(Xm.T @ r).ravel() / n
+        record = {"loss": 0.5 * res * res * self.y_norm * self.y_norm / n, "rel_residual": res}
+        if res < self.stop.tol:
+            return record  # converged: no step after the test
+        J = _chain(params, form)
+        eta = self.lr / _curvature(params, form, g, self.lip, J)
+        for i in range(self.blocks):
+            params[i] = params[i] - eta * (J[i] * g)
+        record["eta"] = eta
+        return record
+
+    def warning(self, history, max_iter):
+        return (
+            f"The diagonal network did not converge in max_iter={max_iter} iterations: the "
+            f"relative residual is {history['rel_residual'][-1]:.2e} (tol={self.stop.tol:g}). "
+            "Increase max_iter, or raise tol or init_scale."
+        )
+
+    def result(self, n_iter):
+        return VectorResult(
+            shape=(self.Xm.shape[1],),
+            n_iter=n_iter,
+            method=f"diagonal-net-{self.form}",
+            coef=diagonal_net_coef(self.params, self.form),
+        )
+
+
+def _init_params(form, L, d, s):
+    """``u = v = s`` ('pm'), or ``w_1 = 0``, ``w_l = s`` ('product')."""
+    if form == "pm":
+        return [np.full(d, s), np.full(d, s), L]
+    if L == 1:
+        return [np.zeros(d)]
+    return [np.zeros(d)] + [np.full(d, s) for _ in range(L - 1)]
+
+
+def diagonal_net_regress(
     X,
     y=None,
     *,
@@ -155,6 +210,8 @@ def diagonal_net(
     tol: float = 1e-6,
     max_iter: int = 20_000,
     callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> VectorResult:
     """Fit ``y ~ X beta`` with a depth-``L`` diagonal linear network by gradient descent.
 
@@ -176,7 +233,13 @@ def diagonal_net(
         below ``tol``.
     max_iter : int, default=20000
     callback : callable, optional
-        ``callback(iteration, beta, info)``; returning True stops.
+        ``callback(iteration, info)`` after every iteration, the last included; ``info``
+        holds the record (``loss``, ``rel_residual``, ``eta``) and ``'result'``, a
+        VectorResult of the iterate; returning True stops.
+    checkpoint : callable, optional
+        ``checkpoint(Checkpoint)`` after every iteration (see :func:`linrfm.iteration.iterate`).
+    resume : Checkpoint, optional
+        Continue a fit of the same data and parameters from a checkpoint.
 
     Returns
     -------
@@ -208,69 +271,27 @@ def diagonal_net(
         Xm = sp.csr_matrix(Xm)
     y = prob.y
     n, d = Xm.shape
-    y_norm = float(np.linalg.norm(y))
     lip = _spectral_norm_sq(Xm) / n
+    res = VectorResult(shape=(d,), converged=True, method=f"diagonal-net-{form}", coef=np.zeros(d))
     history = {"loss": [], "rel_residual": [], "eta": []}
-    beta = np.zeros(d)
-    it = 0
-    converged = y_norm == 0.0 or lip == 0.0
-    if not converged:
+    if np.linalg.norm(y) != 0.0 and lip != 0.0:  # else beta = 0 fits
         b = float(np.max(np.abs(Xm.T @ y))) / (n * lip)
-        s = (init_scale * b) ** (1.0 / L)
-        if form == "pm":
-            params = [np.full(d, s), np.full(d, s), L]
-        else:
-            params = [np.zeros(d)] + [np.full(d, s) for _ in range(L - 1)]
-            if L == 1:
-                params = [np.zeros(d)]
-        blocks = 2 if form == "pm" else L
-        while it < max_iter:
-            it += 1
-            beta = diagonal_net_coef(params, form)
-            r = Xm @ beta - y
-            res = float(np.linalg.norm(r)) / y_norm
-            g = np.asarray(Xm.T @ r).ravel() / n
-            history["loss"].append(0.5 * res * res * y_norm * y_norm / n)
-            history["rel_residual"].append(res)
-            if not np.isfinite(res):
-                raise ModelFitError(
-                    f"The diagonal network's parameters became non-finite at iteration {it};"
-                    " try a smaller 'step'."
-                )
-            if res < tol:
-                converged = True
-                break
-            J = _chain(params, form)
-            eta = step / _curvature(params, form, g, lip, J)
-            history["eta"].append(eta)
-            grads = [j * g for j in J]
-            for i in range(blocks):
-                params[i] = params[i] - eta * grads[i]
-            if callback is not None and callback(it, beta, {"rel_residual": res, "eta": eta}):
-                break
-        beta = diagonal_net_coef(params, form)
-        if not converged and it >= max_iter:
-            warnings.warn(
-                f"The diagonal network did not converge in max_iter={max_iter} iterations: the "
-                f"relative residual is {history['rel_residual'][-1]:.2e} (tol={tol:g}). "
-                "Increase max_iter, or raise tol or init_scale.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-    return VectorResult(
-        shape=(d,),
-        n_iter=it,
-        converged=converged,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method=f"diagonal-net-{form}",
-        params={
-            "depth": L,
-            "form": form,
-            "init_scale": init_scale,
-            "step": step,
-            "tol": tol,
-            "max_iter": max_iter,
-        },
-        coef=beta,
-    )
+        params = _init_params(form, L, d, (init_scale * b) ** (1.0 / L))
+        method = _DiagonalGD(Xm, y, params, form=form, step=step, tol=tol, lip=lip)
+        run = iterate_gd(
+            method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
+        )
+        res = method.result(run.n_iter)
+        res.converged = run.converged
+        history.update(run.history)
+    res.history = history
+    res.elapsed = time.perf_counter() - t0
+    res.params = {
+        "depth": L,
+        "form": form,
+        "init_scale": init_scale,
+        "step": step,
+        "tol": tol,
+        "max_iter": max_iter,
+    }
+    return res

@@ -3,23 +3,22 @@
 ``min_X ||A(X) - y||^2 / 2 + lam ||X||_*`` along a decreasing ``lam`` path with warm starts,
 each prox a singular value soft-threshold (Toh and Yun 2010; Ma, Goldfarb, Chen 2011). The
 step is ``1 / L`` with ``L = ||A||_2^2`` from a power iteration on ``A*A``. For completion,
-use :func:`linrfm.solvers.softimpute.soft_impute` (the same objective, faster).
+use :func:`linrfm.solvers.softimpute.soft_impute_complete` (the same objective,
+faster); the path and the soft-threshold are shared with it (:mod:`._svt_path`).
 """
 
 from __future__ import annotations
 
-import numbers
 import time
-import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_scalar
-from ..results import DenseResult, ModelFitError
+from .._validation import check_callback
+from ..results import DenseResult
+from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
 from .sensing import check_sensing_problem
 
-__all__ = ["nuclear_norm_sense", "operator_norm2"]
+__all__ = ["soft_impute_sense", "operator_norm2"]
 
 
 def operator_norm2(op, n_iter: int = 50, random_state=0) -> float:
@@ -37,14 +36,44 @@ def operator_norm2(op, n_iter: int = 50, random_state=0) -> float:
     return val
 
 
-def _svt(M, tau):
-    U, s, Vt = np.linalg.svd(M, full_matrices=False)
-    s = np.maximum(s - tau, 0.0)
-    k = int(np.sum(s > 0))
-    return (U[:, :k] * s[:k]) @ Vt[:k], k
+class _FistaSVT(PathMethod):
+    """FISTA with a singular value soft-threshold as the prox, at each ``lam`` of the path."""
+
+    name = "nuclear-norm sensing"
+    state = ("X", "Z", "t", *PathMethod.PATH_STATE)
+
+    def __init__(self, op, y, L, lams, *, tol, max_iter):
+        super().__init__(lams, tol, max_iter)
+        self.op, self.y, self.L = op, y, L
+        self.X = np.zeros(op.shape)
+        self.message = (
+            f"nuclear-norm sensing did not meet tol={tol:g} within max_iter={max_iter} at "
+            "every lam of the path; increase max_iter."
+        )
+
+    def start_stage(self):
+        self.Z, self.t = self.X.copy(), 1.0
+
+    def step(self, it):
+        op, X, Z, t, L = self.op, self.X, self.Z, self.t, self.L
+        grad = op.adjoint(op.apply(Z) - self.y)
+        US, V = svt_dense(Z - grad / L, self.lam / L)
+        X_new, k = US @ V.T, US.shape[1]
+        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        self.Z = X_new + ((t - 1) / t_new) * (X_new - X)
+        nx = np.linalg.norm(X)
+        change = np.linalg.norm(X_new - X) / nx if nx > 0 else (np.inf if k else 0.0)
+        self.X, self.t = X_new, t_new
+        self.stage_converged = change < self.stage_tol
+        return {"lam": self.lam, "rel_change": change if nx > 0 or not k else FROM_ZERO, "rank": k}
+
+    def result(self, n_iter):
+        return DenseResult(
+            shape=tuple(self.op.shape), n_iter=n_iter, method="nuclear-norm", X=self.X
+        )
 
 
-def nuclear_norm_sense(
+def soft_impute_sense(
     problem,
     *,
     lam: float | None = None,
@@ -52,6 +81,9 @@ def nuclear_norm_sense(
     n_lams: int = 20,
     tol: float = 1e-6,
     max_iter: int = 2000,
+    callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> DenseResult:
     """Nuclear-norm regularized sensing along a ``lam`` path (FISTA with SVT).
 
@@ -68,63 +100,36 @@ def nuclear_norm_sense(
         At each ``lam``, stop when the relative change of the iterate falls below ``tol``.
     max_iter : int, default=2000
         Maximum iterations per ``lam``.
+    callback : callable, optional
+        ``callback(iteration, info)`` after every iteration (counted along the whole
+        path); ``info`` holds the record and ``'result'``, a DenseResult of the iterate.
+        Returning True ends the fit.
+    checkpoint : callable, optional
+        ``checkpoint(Checkpoint)`` after every iteration (see :func:`linrfm.iteration.iterate`).
+    resume : Checkpoint, optional
+        Continue a fit of the same data and parameters from a checkpoint.
 
     Returns
     -------
     DenseResult
-        ``history`` holds ``lam``, ``rel_change`` and ``rank`` per iteration.
+        ``history`` holds ``lam``, ``rel_change`` (1 for a step from zero) and ``rank``
+        per iteration.
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)
-    check_scalar(lam, "lam", low=0, allow_none=True)
-    check_scalar(lam_ratio, "lam_ratio", low=0, high=1, low_inclusive=False)
-    check_scalar(n_lams, "n_lams", kind=numbers.Integral, low=1)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_path_params(lam, lam_ratio, n_lams, tol, max_iter)
+    check_callback(callback)
     op, y = problem.operator, problem.y
     L = operator_norm2(op)
     if L == 0:
         raise ValueError("The operator is zero; nothing can be recovered.")
     lam_max = float(np.linalg.norm(op.adjoint(y), 2))
-    lams = [float(lam)] if lam is not None else list(lam_max * np.geomspace(1, lam_ratio, n_lams))
-    X = np.zeros(op.shape)
-    history = {"lam": [], "rel_change": [], "rank": []}
-    total, all_conv = 0, True
-    for lam_k in lams:
-        Z, t = X.copy(), 1.0
-        conv = False
-        for _ in range(max_iter):
-            total += 1
-            grad = op.adjoint(op.apply(Z) - y)
-            X_new, k = _svt(Z - grad / L, lam_k / L)
-            if not np.all(np.isfinite(X_new)):
-                raise ModelFitError("nuclear-norm sensing iterate became non-finite.")
-            t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
-            Z = X_new + ((t - 1) / t_new) * (X_new - X)
-            nx = np.linalg.norm(X)
-            change = np.linalg.norm(X_new - X) / nx if nx > 0 else (np.inf if k else 0.0)
-            X, t = X_new, t_new
-            history["lam"].append(lam_k)
-            history["rel_change"].append(float(change))
-            history["rank"].append(k)
-            if change < tol:
-                conv = True
-                break
-        all_conv &= conv
-    if not all_conv:
-        warnings.warn(
-            f"nuclear-norm sensing did not meet tol={tol:g} within max_iter={max_iter} at "
-            "every lam of the path; increase max_iter.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return DenseResult(
-        shape=tuple(op.shape),
-        n_iter=total,
-        converged=all_conv,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method="nuclear-norm",
-        params=dict(lam=lams[-1], lam_ratio=lam_ratio, n_lams=len(lams), tol=tol),
-        X=X,
-    )
+    lams = lam_path(lam, lambda: lam_max, lam_ratio, n_lams)
+    method = _FistaSVT(op, y, L, lams, tol=tol, max_iter=max_iter)
+    run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
+    res = method.result(run.n_iter)
+    res.converged = run.converged
+    res.history = {"lam": [], "rel_change": [], "rank": [], **run.history}
+    res.elapsed = time.perf_counter() - t0
+    res.params = dict(lam=lams[-1], lam_ratio=lam_ratio, n_lams=len(lams), tol=tol)
+    return res

@@ -2,7 +2,7 @@
 
 Solves ``min_Z 1/2 ||P_O(X - Z)||_F^2 + lam ||Z||_*`` by the fixed-point iteration
 ``Z <- S_lam(P_O(X) + P_O^perp(Z))``, where ``S_lam`` soft-thresholds the singular values,
-along a decreasing path of ``lam`` with warm starts.
+along a decreasing path of ``lam`` with warm starts (the path: :mod:`._svt_path`).
 
 Two representations of the iterate: dense (small matrices) and low-rank + sparse, where
 ``P_O(X) + P_O^perp(Z) = Z + P_O(X - Z)`` is applied as a linear operator and only the
@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla  # noqa: F401  (svds, for lambda_max)
-from sklearn.exceptions import ConvergenceWarning
+import scipy.sparse.linalg as spla
 
-from .._validation import check_bool, check_option, check_scalar
+from .._validation import check_bool, check_callback, check_option, check_scalar
 from ..problems import as_completion_problem
-from ..results import FactorResult, ModelFitError
+from ..results import FactorResult
+from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
 
-__all__ = ["soft_impute", "lambda_max"]
+__all__ = ["soft_impute_complete", "lambda_max"]
 
 
 def lambda_max(X, shape=None) -> float:
@@ -48,15 +47,6 @@ def _observed_of_factors(U, V, rows, cols, max_elements=2**22):
         sl = slice(s, s + chunk)
         out[sl] = np.einsum("ij,ij->i", U[rows[sl]], V[cols[sl]])
     return out
-
-
-def _svt_dense(M, lam, max_rank):
-    U, s, Vt = np.linalg.svd(M, full_matrices=False)
-    s = np.maximum(s - lam, 0.0)
-    k = int(np.sum(s > 0))
-    if max_rank is not None:
-        k = min(k, max_rank)
-    return U[:, :k] * s[:k], Vt[:k].T
 
 
 def _svt_lowrank(US, V, R, lam, max_rank, rng, start=None, n_power=2, oversample=10):
@@ -102,7 +92,105 @@ def _svt_lowrank(US, V, R, lam, max_rank, rng, start=None, n_power=2, oversample
     return U[:, :keep] * s[:keep], Vt[:keep].T
 
 
-def soft_impute(
+class _SoftImpute(PathMethod):
+    """The SoftImpute fixed-point iteration (or its accelerated proximal-gradient form)
+    at each ``lam`` of the path."""
+
+    name = "SoftImpute"
+    state = ("US", "V", "US_old", "V_old", "f_cur", "t_mom", "rng", "path", *PathMethod.PATH_STATE)
+
+    def __init__(
+        self, prob, lams, *, tol, path_tol, max_iter, max_rank, accelerate, solver, rng, keep_path
+    ):
+        super().__init__(lams, tol, max_iter, path_tol)
+        self.n, self.d = prob.shape
+        self.rows, self.cols, self.y = prob.rows, prob.cols, prob.values
+        self.max_rank, self.accelerate, self.solver, self.rng = max_rank, accelerate, solver, rng
+        self.US, self.V = np.zeros((self.n, 0)), np.zeros((self.d, 0))
+        self.US_old, self.V_old = self.US, self.V
+        self.path, self.keep_path = [], keep_path
+        self.message = (
+            f"SoftImpute did not meet tol={tol:g} (path_tol={self.path_tol:g} before the last "
+            f"lam) within max_iter={max_iter} at every lam of the path; increase max_iter"
+            + ("." if accelerate else " or set accelerate=True.")
+        )
+
+    def prox(self, YU, YV, start):
+        """``S_lam(Y + P_O(X - Y))`` for ``Y = YU @ YV.T``."""
+        rows, cols, y = self.rows, self.cols, self.y
+        if self.solver == "dense":
+            M = YU @ YV.T
+            M[rows, cols] = y
+            return svt_dense(M, self.lam, self.max_rank)
+        R = sp.csr_matrix(
+            (y - _observed_of_factors(YU, YV, rows, cols), (rows, cols)), (self.n, self.d)
+        )
+        return _svt_lowrank(YU, YV, R, self.lam, self.max_rank, self.rng, start=start)
+
+    def objective(self, US, V):
+        # V has orthonormal columns, so the column norms of US are the singular values
+        r = _observed_of_factors(US, V, self.rows, self.cols) - self.y
+        return 0.5 * float(r @ r) + self.lam * float(np.sum(np.linalg.norm(US, axis=0)))
+
+    def start_stage(self):
+        self.f_cur = self.objective(self.US, self.V)
+        self.t_mom = 1.0  # momentum resets at every lam (a new objective)
+
+    def step(self, it):
+        US, V, t_mom = self.US, self.V, self.t_mom
+        t_next = (1 + np.sqrt(1 + 4 * t_mom * t_mom)) / 2
+        beta = (t_mom - 1) / t_next if self.accelerate else 0.0
+        if beta > 0:
+            YU = np.hstack([(1 + beta) * US, -beta * self.US_old])
+            YV = np.hstack([V, self.V_old])
+        else:
+            YU, YV = US, V
+        US_new, V_new = self.prox(YU, YV, V)
+        f_new = self.objective(US_new, V_new)
+        if beta > 0 and not f_new <= self.f_cur:
+            # the momentum step went uphill: restart from a plain (monotone) step
+            t_next = 1.0
+            US_new, V_new = self.prox(US, V, V)
+            f_new = self.objective(US_new, V_new)
+        # ||Z_new - Z||^2 and ||Z||^2 from the factors (no n x d product)
+        old2 = float(np.sum((US.T @ US) * (V.T @ V)))
+        new2 = float(np.sum((US_new.T @ US_new) * (V_new.T @ V_new)))
+        cross = float(np.sum((US.T @ US_new) * (V.T @ V_new)))
+        diff2 = max(old2 + new2 - 2 * cross, 0.0)
+        change = np.sqrt(diff2 / old2) if old2 > 0 else (np.inf if new2 > 0 else 0.0)
+        self.US_old, self.V_old = US, V
+        self.US, self.V, self.f_cur, self.t_mom = US_new, V_new, f_new, t_next
+        self.stage_converged = change < self.stage_tol
+        return {
+            "lam": self.lam,
+            "rel_change": change if old2 > 0 or not new2 > 0 else FROM_ZERO,
+            "rank": US_new.shape[1],
+            "objective": f_new,
+        }
+
+    def end_stage(self, n_iter):
+        super().end_stage(n_iter)
+        if self.keep_path:
+            self.path.append(
+                FactorResult(
+                    shape=(self.n, self.d),
+                    n_iter=n_iter,
+                    converged=self.stage_converged,
+                    elapsed=time.perf_counter() - self._t_stage,
+                    method="softimpute",
+                    params={"lam": self.lam},
+                    U=self.US.copy(),
+                    V=self.V.copy(),
+                )
+            )
+
+    def result(self, n_iter):
+        return FactorResult(
+            shape=(self.n, self.d), n_iter=n_iter, method="softimpute", U=self.US, V=self.V
+        )
+
+
+def soft_impute_complete(
     X,
     *,
     lam: float | None = None,
@@ -117,6 +205,9 @@ def soft_impute(
     shape=None,
     return_path: bool = False,
     random_state=0,
+    callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> FactorResult:
     """Nuclear-norm regularized completion along a ``lam`` path with warm starts.
 
@@ -158,22 +249,27 @@ def soft_impute(
         Also return the list of results at each ``lam`` of the path.
     random_state : int
         Seed of the iterative SVD's start vectors.
+    callback : callable, optional
+        ``callback(iteration, info)`` after every iteration (counted along the whole
+        path); ``info`` holds the record and ``'result'``, a FactorResult of the iterate.
+        Returning True ends the fit.
+    checkpoint : callable, optional
+        ``checkpoint(Checkpoint)`` after every iteration (see :func:`linrfm.iteration.iterate`).
+    resume : Checkpoint, optional
+        Continue a fit of the same data and parameters from a checkpoint.
 
     Returns
     -------
     FactorResult or (FactorResult, list of FactorResult)
         The completion ``U @ V.T`` at the last ``lam``; ``history`` holds, per iteration,
-        ``lam``, ``rel_change``, ``rank`` and ``objective``.
+        ``lam``, ``rel_change`` (1 for a step from zero), ``rank`` and ``objective``.
     """
     t0 = time.perf_counter()
-    check_scalar(lam, "lam", low=0, allow_none=True)
-    check_scalar(lam_ratio, "lam_ratio", low=0, high=1, low_inclusive=False)
-    check_scalar(n_lams, "n_lams", kind=numbers.Integral, low=1)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
+    check_path_params(lam, lam_ratio, n_lams, tol, max_iter)
     check_scalar(path_tol, "path_tol", low=0, low_inclusive=False, allow_none=True)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
     check_bool(accelerate, "accelerate")
     check_option(solver, "solver", ("auto", "dense", "lowrank"))
+    check_callback(callback)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
     check_scalar(
@@ -181,117 +277,32 @@ def soft_impute(
     )
     if solver == "auto":
         solver = "dense" if min(n, d) < 100 else "lowrank"
-    rows, cols, y = prob.rows, prob.cols, prob.values
-    rng = np.random.default_rng(random_state)
-
-    if lam is not None:
-        lams = [float(lam)]
-    else:
-        lmax = lambda_max(prob)
-        lams = list(lmax * np.geomspace(1.0, lam_ratio, n_lams))
-    if path_tol is None:
-        path_tol = tol
-
-    def prox(YU, YV, lam_k, start):
-        """``S_lam(Y + P_O(X - Y))`` for ``Y = YU @ YV.T``."""
-        if solver == "dense":
-            M = YU @ YV.T
-            M[rows, cols] = y
-            return _svt_dense(M, lam_k, max_rank)
-        R = sp.csr_matrix((y - _observed_of_factors(YU, YV, rows, cols), (rows, cols)), (n, d))
-        return _svt_lowrank(YU, YV, R, lam_k, max_rank, rng, start=start)
-
-    def objective(US_, V_, lam_k):
-        # V_ has orthonormal columns, so the column norms of US_ are the singular values
-        r = _observed_of_factors(US_, V_, rows, cols) - y
-        return 0.5 * float(r @ r) + lam_k * float(np.sum(np.linalg.norm(US_, axis=0)))
-
-    US = np.zeros((n, 0))
-    V = np.zeros((d, 0))
-    US_old, V_old = US, V
-    history = {"lam": [], "rel_change": [], "rank": [], "objective": []}
-    path = []
-    converged_all = True
-    total = 0
-    for i_lam, lam_k in enumerate(lams):
-        tol_k = tol if i_lam == len(lams) - 1 else path_tol
-        converged = False
-        t_lam = time.perf_counter()
-        f_cur = objective(US, V, lam_k)
-        t_mom = 1.0  # momentum resets at every lam (a new objective)
-        for _ in range(max_iter):
-            total += 1
-            t_next = (1 + np.sqrt(1 + 4 * t_mom * t_mom)) / 2
-            beta = (t_mom - 1) / t_next if accelerate else 0.0
-            if beta > 0:
-                YU = np.hstack([(1 + beta) * US, -beta * US_old])
-                YV = np.hstack([V, V_old])
-            else:
-                YU, YV = US, V
-            US_new, V_new = prox(YU, YV, lam_k, V)
-            f_new = objective(US_new, V_new, lam_k)
-            if beta > 0 and not f_new <= f_cur:
-                # the momentum step went uphill: restart from a plain (monotone) step
-                t_next = 1.0
-                US_new, V_new = prox(US, V, lam_k, V)
-                f_new = objective(US_new, V_new, lam_k)
-            # ||Z_new - Z||^2 and ||Z||^2 from the factors (no n x d product)
-            old2 = float(np.sum((US.T @ US) * (V.T @ V)))
-            new2 = float(np.sum((US_new.T @ US_new) * (V_new.T @ V_new)))
-            cross = float(np.sum((US.T @ US_new) * (V.T @ V_new)))
-            diff2 = max(old2 + new2 - 2 * cross, 0.0)
-            if not np.isfinite(diff2):
-                raise ModelFitError("SoftImpute iterate became non-finite.")
-            change = np.sqrt(diff2 / old2) if old2 > 0 else (np.inf if new2 > 0 else 0.0)
-            US_old, V_old = US, V
-            US, V, f_cur, t_mom = US_new, V_new, f_new, t_next
-            history["lam"].append(lam_k)
-            history["rel_change"].append(change)
-            history["rank"].append(US.shape[1])
-            history["objective"].append(f_cur)
-            if change < tol_k:
-                converged = True
-                break
-        converged_all &= converged
-        if return_path:
-            path.append(
-                FactorResult(
-                    shape=(n, d),
-                    n_iter=len(history["lam"]),
-                    converged=converged,
-                    elapsed=time.perf_counter() - t_lam,
-                    method="softimpute",
-                    params={"lam": lam_k},
-                    U=US.copy(),
-                    V=V.copy(),
-                )
-            )
-    if not converged_all:
-        warnings.warn(
-            f"SoftImpute did not meet tol={tol:g} (path_tol={path_tol:g} before the last "
-            f"lam) within max_iter={max_iter} at every lam of the path; increase max_iter"
-            + ("." if accelerate else " or set accelerate=True."),
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    res = FactorResult(
-        shape=(n, d),
-        n_iter=total,
-        converged=converged_all,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method="softimpute",
-        params={
-            "lam": lams[-1],
-            "lam_ratio": lam_ratio,
-            "n_lams": len(lams),
-            "max_rank": max_rank,
-            "solver": solver,
-            "tol": tol,
-            "path_tol": path_tol,
-            "accelerate": accelerate,
-        },
-        U=US,
-        V=V,
+    lams = lam_path(lam, lambda: lambda_max(prob), lam_ratio, n_lams)
+    method = _SoftImpute(
+        prob,
+        lams,
+        tol=tol,
+        path_tol=path_tol,
+        max_iter=max_iter,
+        max_rank=max_rank,
+        accelerate=accelerate,
+        solver=solver,
+        rng=np.random.default_rng(random_state),
+        keep_path=return_path,
     )
-    return (res, path) if return_path else res
+    run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
+    res = method.result(run.n_iter)
+    res.converged = run.converged
+    res.history = {"lam": [], "rel_change": [], "rank": [], "objective": [], **run.history}
+    res.elapsed = time.perf_counter() - t0
+    res.params = {
+        "lam": lams[-1],
+        "lam_ratio": lam_ratio,
+        "n_lams": len(lams),
+        "max_rank": max_rank,
+        "solver": solver,
+        "tol": tol,
+        "path_tol": method.path_tol,
+        "accelerate": accelerate,
+    }
+    return (res, method.path) if return_path else res
