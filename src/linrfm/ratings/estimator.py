@@ -30,14 +30,20 @@ def _rmse(a, b):
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
 
 
-def _ids_out(ids):
-    ids = np.asarray(ids)
-    return ids.astype(str) if ids.dtype.kind == "O" else ids
-
-
 def _from_model(name, doc):
     """A read-only attribute of the fitted :class:`RatingsModel` (``model_.<name>``)."""
     return property(lambda self: getattr(self.model_, name), doc=doc)
+
+
+def _from_fold(k, name, doc):
+    """Part ``k`` of the fitted model's ``column_kernel()`` (lin-RFM models only)."""
+
+    def get(self):
+        if not self.model_.folds_in:
+            raise AttributeError(f"{name}: only lin-RFM models have a column kernel.")
+        return self.model_.column_kernel()[k]
+
+    return property(get, doc=doc)
 
 
 class RatingsCompleter(BaseEstimator):
@@ -108,6 +114,10 @@ class RatingsCompleter(BaseEstimator):
     result_ = _from_model("result", "The residual completion.")
     observed_ = _from_model("observed", "Pattern of the fitted ratings.")
     range_ = _from_model("range", "Smallest and largest training rating.")
+    col_kernel_ = _from_fold(
+        0, "col_kernel_", "The column kernel ``(B^T B / n)^(2 alpha)`` a new row is regressed on."
+    )
+    col_lam_ = _from_fold(1, "col_lam_", "The absolute ridge of a new row's kernel regression.")
 
     def __init__(
         self,
@@ -138,21 +148,6 @@ class RatingsCompleter(BaseEstimator):
         self.val_fraction = val_fraction
         self.progress = progress
         self.random_state = random_state
-
-    @property
-    def col_kernel_(self):
-        """The column kernel ``(B^T B / n)^(2 alpha)`` a new row is regressed on (lin-RFM
-        models; computed from the completion's compact form on first use)."""
-        if not self.model_.folds_in:
-            raise AttributeError("col_kernel_: only lin-RFM models have a column kernel.")
-        return self.model_.column_kernel()[0]
-
-    @property
-    def col_lam_(self):
-        """The absolute ridge of a new row's kernel regression (lin-RFM models)."""
-        if not self.model_.folds_in:
-            raise AttributeError("col_lam_: only lin-RFM models have a column kernel.")
-        return self.model_.column_kernel()[1]
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self):
@@ -426,13 +421,7 @@ class RatingsCompleter(BaseEstimator):
         and then moved onto it, so an interrupted save leaves a previous file intact.
         """
         self._check_fitted()
-        params = self.get_params()
-        params["lams"] = [float(x) for x in np.atleast_1d(params["lams"])]
-        meta, arrays = persist.model_arrays(self.model_)
-        meta.update(params=params, names=list(self.names_), chosen=self.chosen_)
-        meta["n_iter"] = self.n_iter_
-        arrays.update(row_ids=_ids_out(self.row_ids_), col_ids=_ids_out(self.col_ids_))
-        persist.write_model_file(path, meta, arrays)
+        persist.save_estimator(self, path)
 
     @classmethod
     def load(cls, path):
@@ -444,11 +433,4 @@ class RatingsCompleter(BaseEstimator):
             (:class:`~linrfm.ratings.persist.ModelFileError`) naming the file when it is not
             a linrfm model, is damaged or truncated, or has a format this version cannot read.
         """
-        meta, arr, model_state = persist.read_model_file(path)
-        model = cls(**meta["params"])
-        model.names_ = tuple(meta["names"])
-        model.chosen_ = meta["chosen"]
-        model.n_iter_ = meta["n_iter"]
-        model.row_ids_, model.col_ids_ = arr["row_ids"], arr["col_ids"]
-        model.model_ = model_state
-        return model
+        return persist.load_estimator(cls, path)

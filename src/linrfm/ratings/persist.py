@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from ..results import FactorResult, KernelResult
 from .model import RatingsModel
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "read_model_file", "write_model_file"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "load_estimator", "save_estimator"]
 
 FORMAT_VERSION = 2
 READABLE = (1, 2)
@@ -201,3 +201,30 @@ def read_model_file(path):
             f"{path}: incomplete or inconsistent linrfm model file: {exc}"
         ) from exc
     return meta, arr, model
+
+
+def _ids_out(ids):
+    ids = np.asarray(ids)
+    return ids.astype(str) if ids.dtype.kind == "O" else ids
+
+
+def save_estimator(est, path):
+    """Write a fitted RatingsCompleter ``est`` to ``path`` (ids of object type as text)."""
+    params = est.get_params()
+    params["lams"] = [float(x) for x in np.atleast_1d(params["lams"])]
+    meta, arrays = model_arrays(est.model_)
+    meta.update(params=params, names=list(est.names_), chosen=est.chosen_, n_iter=est.n_iter_)
+    arrays.update(row_ids=_ids_out(est.row_ids_), col_ids=_ids_out(est.col_ids_))
+    write_model_file(path, meta, arrays)
+
+
+def load_estimator(cls, path):
+    """The fitted estimator of class ``cls`` saved in ``path`` by :func:`save_estimator`."""
+    meta, arr, state = read_model_file(path)
+    est = cls(**meta["params"])
+    est.names_ = tuple(meta["names"])
+    est.chosen_ = meta["chosen"]
+    est.n_iter_ = meta["n_iter"]
+    est.row_ids_, est.col_ids_ = arr["row_ids"], arr["col_ids"]
+    est.model_ = state
+    return est
