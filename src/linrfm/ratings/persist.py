@@ -193,9 +193,9 @@ def read_model_file(path):
             bias_reg=params["bias_reg"],
             alpha=params["alpha"],
             lam=meta["chosen"]["lam"] if isinstance(result, KernelResult) else None,
+            # format 1 kept the column kernel: use it as it was
+            _fold=(arr["col_kernel"], float(arr["col_lam"])) if "col_kernel" in arr else None,
         )
-        if "col_kernel" in arr:  # format 1 kept the column kernel: use it as it was
-            model._fold = (arr["col_kernel"], float(arr["col_lam"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(
             f"{path}: incomplete or inconsistent linrfm model file: {exc}"
