@@ -227,7 +227,7 @@ def test_bad_fit_input():
 
 
 def test_parameters_reach_the_solvers(monkeypatch):
-    import linrfm.ratings as mod
+    import linrfm.ratings.estimator as mod
 
     calls = {"lin": [], "si": []}
 

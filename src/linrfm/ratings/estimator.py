@@ -1,16 +1,8 @@
-"""Completing real, noisy rating tables by their original ids.
-
-:class:`RatingsCompleter` removes the global mean and ridge-regularized row and column
-biases, completes the residual with noise-aware lin-RFM (no exact replacement; the ridge
-and the number of iterations chosen on a validation split of the *observed* entries) or
-with SoftImpute (the point of its ``lam`` path chosen the same way), and predicts any pair
-by its ids, top-k recommendations, and new rows without refitting. Models are saved to one
-``.npz`` file (arrays plus JSON metadata with a format version; no pickle).
-"""
+"""RatingsCompleter: fit a rating table by its original ids, choose the ridge and the
+iteration count on held-out observations, predict, recommend, fold in a new row."""
 
 from __future__ import annotations
 
-import json
 import numbers
 import time
 import warnings
@@ -20,60 +12,38 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 
-from ._validation import check_index_array, check_option, check_random_state, check_scalar
-from .io import Ratings, _lookup
-from .problems import CoverageWarning, MatrixCompletion
-from .results import FactorResult, KernelResult
-from .solvers.linrfm import kernel_power, lin_rfm_complete
-from .solvers.softimpute import lambda_max, soft_impute
+from .._validation import check_option, check_random_state, check_scalar
+from ..io import Ratings, _lookup
+from ..problems import CoverageWarning, MatrixCompletion
+from ..solvers.linrfm import lin_rfm_complete
+from ..solvers.softimpute import lambda_max, soft_impute
+from . import persist
+from .biases import BIASES, fit_biases
+from .model import RatingsModel
 
-__all__ = ["RatingsCompleter", "fit_biases", "FORMAT_VERSION"]
+__all__ = ["RatingsCompleter"]
 
-FORMAT_VERSION = 1
 METHODS = ("linrfm", "softimpute")
-BIASES = ("both", "global", "none")
-
-
-def fit_biases(rows, cols, values, shape, *, kind="both", reg=10.0, sweeps=15):
-    """Global mean and ridge-regularized row and column biases.
-
-    Minimizes ``sum (y - mu - b_row - b_col)^2 + reg (|b_row|^2 + |b_col|^2)`` with ``mu``
-    the plain mean, by alternating exact sweeps over rows and columns.
-
-    Parameters
-    ----------
-    rows, cols : ndarray of int
-    values : ndarray of float
-    shape : (n, d)
-    kind : {'both', 'global', 'none'}
-        Which terms to fit ('global': the mean only; 'none': all zero).
-    reg : float
-        Ridge on the biases, in pseudo-observations (a row with few ratings keeps a bias
-        near 0).
-    sweeps : int
-        Alternating sweeps.
-
-    Returns
-    -------
-    mu : float
-    row_bias : ndarray, shape (n,)
-    col_bias : ndarray, shape (d,)
-    """
-    n, d = shape
-    mu = float(values.mean()) if kind != "none" else 0.0
-    bu = np.zeros(n)
-    bi = np.zeros(d)
-    if kind == "both":
-        cnt_u = np.bincount(rows, minlength=n)
-        cnt_i = np.bincount(cols, minlength=d)
-        for _ in range(sweeps):
-            bu = np.bincount(rows, weights=values - mu - bi[cols], minlength=n) / (reg + cnt_u)
-            bi = np.bincount(cols, weights=values - mu - bu[rows], minlength=d) / (reg + cnt_i)
-    return mu, bu, bi
 
 
 def _rmse(a, b):
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+
+
+def _from_model(name, doc):
+    """A read-only attribute of the fitted :class:`RatingsModel` (``model_.<name>``)."""
+    return property(lambda self: getattr(self.model_, name), doc=doc)
+
+
+def _from_fold(k, name, doc):
+    """Part ``k`` of the fitted model's ``column_kernel()`` (lin-RFM models only)."""
+
+    def get(self):
+        if not self.model_.folds_in:
+            raise AttributeError(f"{name}: only lin-RFM models have a column kernel.")
+        return self.model_.column_kernel()[k]
+
+    return property(get, doc=doc)
 
 
 class RatingsCompleter(BaseEstimator):
@@ -120,6 +90,8 @@ class RatingsCompleter(BaseEstimator):
 
     Attributes
     ----------
+    model_ : RatingsModel
+        The fitted state by index (biases, compact completion, observed pattern).
     chosen_ : dict
         The hyper-parameters picked on validation and their validation RMSE.
     result_ : KernelResult or FactorResult
@@ -135,6 +107,17 @@ class RatingsCompleter(BaseEstimator):
         Iterations of the final fit.
     fit_seconds_ : float
     """
+
+    mu_ = _from_model("mu", "Global mean.")
+    row_bias_ = _from_model("row_bias", "Row biases.")
+    col_bias_ = _from_model("col_bias", "Column biases.")
+    result_ = _from_model("result", "The residual completion.")
+    observed_ = _from_model("observed", "Pattern of the fitted ratings.")
+    range_ = _from_model("range", "Smallest and largest training rating.")
+    col_kernel_ = _from_fold(
+        0, "col_kernel_", "The column kernel ``(B^T B / n)^(2 alpha)`` a new row is regressed on."
+    )
+    col_lam_ = _from_fold(1, "col_lam_", "The absolute ridge of a new row's kernel regression.")
 
     def __init__(
         self,
@@ -195,6 +178,23 @@ class RatingsCompleter(BaseEstimator):
             )
         return lams
 
+    def _split(self, r, c, resid, shape):
+        """The problems on the kept and on all observations, and the held-out triples.
+
+        The biases saw the held-out ratings too (they are cheap, well regularized and
+        refitted anyway); the completion that is tuned does not.
+        """
+        rng = check_random_state(self.random_state)
+        n_val = min(resid.size - 1, max(1, int(round(self.val_fraction * resid.size))))
+        held = np.zeros(resid.size, dtype=bool)
+        held[rng.choice(resid.size, size=n_val, replace=False)] = True
+        with warnings.catch_warnings():
+            # rows/columns with no observation left are predicted by their biases
+            warnings.simplefilter("ignore", CoverageWarning)
+            fit_p = MatrixCompletion(r[~held], c[~held], resid[~held], shape)
+            full_p = MatrixCompletion(r, c, resid, shape)
+        return fit_p, full_p, (r[held], c[held], resid[held])
+
     def fit(self, ratings: Ratings):
         """Fit to a :class:`~linrfm.io.Ratings` table (see :func:`linrfm.io.read_ratings`).
 
@@ -218,25 +218,9 @@ class RatingsCompleter(BaseEstimator):
         self.names_ = tuple(ratings.names)
         shape = ratings.shape
         r, c, v = ratings.rows, ratings.cols, ratings.values
-        self.range_ = (float(v.min()), float(v.max()))
-        self.mu_, self.row_bias_, self.col_bias_ = fit_biases(
-            r, c, v, shape, kind=self.biases, reg=self.bias_reg
-        )
-        resid = v - self.mu_ - self.row_bias_[r] - self.col_bias_[c]
-        self.observed_ = sp.csr_matrix((np.ones(v.size, dtype=np.int8), (r, c)), shape=shape)
-
-        # The validation split: the biases above saw it too (they are cheap, well
-        # regularized and refitted anyway); the completion that is tuned does not.
-        rng = check_random_state(self.random_state)
-        n_val = min(v.size - 1, max(1, int(round(self.val_fraction * v.size))))
-        held = np.zeros(v.size, dtype=bool)
-        held[rng.choice(v.size, size=n_val, replace=False)] = True
-        with warnings.catch_warnings():
-            # rows/columns with no observation left are predicted by their biases
-            warnings.simplefilter("ignore", CoverageWarning)
-            fit_p = MatrixCompletion(r[~held], c[~held], resid[~held], shape)
-            full_p = MatrixCompletion(r, c, resid, shape)
-        val = (r[held], c[held], resid[held])
+        mu, bu, bi = fit_biases(r, c, v, shape, kind=self.biases, reg=self.bias_reg)
+        resid = v - mu - bu[r] - bi[c]
+        fit_p, full_p, val = self._split(r, c, resid, shape)
 
         bar = None
         if self.progress:
@@ -246,13 +230,26 @@ class RatingsCompleter(BaseEstimator):
             bar = tqdm(total=total, desc=f"fit {self.method}", leave=False)
         try:
             if self.method == "linrfm":
-                self._fit_linrfm(fit_p, full_p, val, lams, bar)
+                result, self.chosen_ = self._fit_linrfm(fit_p, full_p, val, lams, bar)
             else:
-                self._fit_softimpute(fit_p, full_p, val, bar)
+                result, self.chosen_ = self._fit_softimpute(fit_p, full_p, val, bar)
         finally:
             if bar is not None:
                 bar.close()
-        self.n_iter_ = int(self.result_.n_iter)
+        self.model_ = RatingsModel(
+            mu=mu,
+            row_bias=bu,
+            col_bias=bi,
+            result=result,
+            observed=sp.csr_matrix((np.ones(v.size, dtype=np.int8), (r, c)), shape=shape),
+            range=(float(v.min()), float(v.max())),
+            clip=self.clip,
+            biases=self.biases,
+            bias_reg=self.bias_reg,
+            alpha=float(self.alpha),
+            lam=self.chosen_["lam"] if self.method == "linrfm" else None,
+        )
+        self.n_iter_ = int(result.n_iter)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
@@ -274,6 +271,8 @@ class RatingsCompleter(BaseEstimator):
             )
 
     def _fit_linrfm(self, fit_p, full_p, val, lams, bar):
+        """Each ridge on the kept observations, scored on the held-out ones after every
+        iteration; the best (ridge, iteration count) refitted on all. ``(result, chosen)``."""
         vr, vc, vy = val
         best = {"val_rmse": np.inf}
         for lam in lams:
@@ -289,17 +288,10 @@ class RatingsCompleter(BaseEstimator):
                 best = {"lam": lam, "n_iter": k + 1, "val_rmse": scores[k]}
             if bar is not None:
                 bar.update(1)
-        self.chosen_ = best
-        self.result_ = self._linrfm(full_p, best["lam"], best["n_iter"])
+        result = self._linrfm(full_p, best["lam"], best["n_iter"])
         if bar is not None:
             bar.update(1)
-        # The column-side kernel of the final completion: a new row is one kernel ridge
-        # solve against it, with the same relative ridge.
-        B = self.result_.to_dense()
-        n, d = B.shape
-        K = kernel_power(B.T @ B / n, float(self.alpha))
-        self.col_kernel_ = K
-        self.col_lam_ = best["lam"] * float(np.trace(K)) / d
+        return result, best
 
     def _softimpute(self, prob, lam_max, lam_end, n_lams):
         with warnings.catch_warnings():
@@ -316,36 +308,30 @@ class RatingsCompleter(BaseEstimator):
             )
 
     def _fit_softimpute(self, fit_p, full_p, val, bar):
+        """The SoftImpute path point best on the held-out observations, refitted on all
+        down the same path (warm starts). ``(result, chosen)``."""
         vr, vc, vy = val
         lmax = lambda_max(fit_p)
         _, path = self._softimpute(fit_p, lmax, self.lam_ratio * lmax, self.n_lams)
         scores = [_rmse(p.predict(vr, vc), vy) for p in path]
         k = int(np.argmin(scores))
         lam = float(path[k].params["lam"])
-        self.chosen_ = {"lam": lam, "path_index": k, "val_rmse": scores[k]}
         if bar is not None:
             bar.update(1)
-        # refit on all observations down the same path (warm starts) to the chosen lam
-        self.result_, _ = self._softimpute(full_p, lambda_max(full_p), lam, k + 1)
+        result, _ = self._softimpute(full_p, lambda_max(full_p), lam, k + 1)
         if bar is not None:
             bar.update(1)
+        return result, {"lam": lam, "path_index": k, "val_rmse": scores[k]}
 
     # ------------------------------------------------------------------ predicting
     def _check_fitted(self):
-        if not hasattr(self, "result_"):
+        if not hasattr(self, "model_"):
             raise RuntimeError("This RatingsCompleter is not fitted yet; call fit first.")
-
-    def _finish(self, pred):
-        return np.clip(pred, *self.range_) if self.clip else pred
 
     def predict_index(self, rows, cols):
         """Predictions at index pairs ``(rows[k], cols[k])`` of the fitted table."""
         self._check_fitted()
-        n, d = self.result_.shape
-        rows = check_index_array(rows, "rows", n, axis_name="number of rows")
-        cols = check_index_array(cols, "cols", d, axis_name="number of columns")
-        base = self.mu_ + self.row_bias_[rows] + self.col_bias_[cols]
-        return self._finish(base + self.result_.predict(rows, cols))
+        return self.model_.predict_index(rows, cols)
 
     def predict(self, row_ids, col_ids, *, unknown="error"):
         """Predictions for pairs given by their original ids.
@@ -372,13 +358,7 @@ class RatingsCompleter(BaseEstimator):
             raise ValueError(
                 f"row_ids and col_ids must have the same length; got {ri.size} and {ci.size}."
             )
-        known = (ri >= 0) & (ci >= 0)
-        out = np.full(ri.shape, self.mu_, dtype=np.float64)
-        out += np.where(ri >= 0, self.row_bias_[np.maximum(ri, 0)], 0.0)
-        out += np.where(ci >= 0, self.col_bias_[np.maximum(ci, 0)], 0.0)
-        if known.any():
-            out[known] += self.result_.predict(ri[known], ci[known])
-        return self._finish(out)
+        return self.model_.predict_partial(ri, ci)
 
     def recommend(self, row_id, k=10):
         """The ``k`` best-scored column ids for one row, excluding those it rated in fit.
@@ -393,12 +373,8 @@ class RatingsCompleter(BaseEstimator):
         self._check_fitted()
         check_scalar(k, "k", kind=numbers.Integral, low=1)
         i = int(_lookup(self.row_ids_, [row_id], "row", self.names_[0], "error")[0])
-        d = len(self.col_ids_)
-        scores = self.predict_index(np.full(d, i), np.arange(d))
-        seen = self.observed_.indices[self.observed_.indptr[i] : self.observed_.indptr[i + 1]]
-        candidates = np.setdiff1d(np.arange(d), seen)
-        top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
-        return self.col_ids_[top], scores[top]
+        top, scores = self.model_.recommend_index(i, k)
+        return self.col_ids_[top], scores
 
     def predict_new_row(self, col_ids, values, target_col_ids=None):
         """Predict a new row (e.g. a new user) from a few ratings, without refitting.
@@ -420,7 +396,7 @@ class RatingsCompleter(BaseEstimator):
         ndarray of float
         """
         self._check_fitted()
-        if not hasattr(self, "col_kernel_"):
+        if not self.model_.folds_in:
             raise ValueError("predict_new_row needs a lin-RFM model (method='linrfm').")
         ci = _lookup(self.col_ids_, col_ids, "column", self.names_[1], "error")
         y = np.asarray(values, dtype=np.float64)
@@ -431,122 +407,30 @@ class RatingsCompleter(BaseEstimator):
             )
         if np.unique(ci).size != ci.size:
             raise ValueError("col_ids holds a column more than once.")
-        base = self.mu_ + self.col_bias_[ci]
-        bu = float(np.sum(y - base) / (self.bias_reg + y.size)) if self.biases == "both" else 0.0
-        K = self.col_kernel_
-        a = np.linalg.solve(K[np.ix_(ci, ci)] + self.col_lam_ * np.eye(ci.size), y - base - bu)
         if target_col_ids is None:
             tj = np.arange(len(self.col_ids_))
         else:
             tj = _lookup(self.col_ids_, target_col_ids, "column", self.names_[1], "error")
-        return self._finish(self.mu_ + bu + self.col_bias_[tj] + a @ K[np.ix_(ci, tj)])
+        return self.model_.fold_in(ci, y, tj)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
         """Save the fitted model to one ``.npz`` file: arrays plus JSON metadata, no pickle.
 
-        Ids of object type (text) are stored as text.
+        Ids of object type (text) are stored as text. The file is written beside ``path``
+        and then moved onto it, so an interrupted save leaves a previous file intact.
         """
         self._check_fitted()
-        params = self.get_params()
-        params["lams"] = [float(x) for x in np.atleast_1d(params["lams"])]
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "library": "linrfm",
-            "params": params,
-            "names": list(self.names_),
-            "mu": self.mu_,
-            "range": list(self.range_),
-            "chosen": self.chosen_,
-            "n_iter": self.n_iter_,
-        }
-        arrays = {
-            "row_ids": _ids_out(self.row_ids_),
-            "col_ids": _ids_out(self.col_ids_),
-            "row_bias": self.row_bias_,
-            "col_bias": self.col_bias_,
-            "observed_indptr": self.observed_.indptr,
-            "observed_indices": self.observed_.indices,
-        }
-        res = self.result_
-        if isinstance(res, KernelResult):
-            meta["result"] = {
-                "kind": "kernel",
-                "side": res.side,
-                "lam": res.lam,
-                "replace": bool(res.replace),
-                "shape": list(res.shape),
-                "coef_shape": list(res.coef.shape),
-            }
-            arrays.update(
-                coef_data=res.coef.data,
-                coef_indices=res.coef.indices,
-                coef_indptr=res.coef.indptr,
-                kernel=res.kernel,
-                col_kernel=self.col_kernel_,
-                col_lam=np.array(self.col_lam_),
-            )
-        else:
-            meta["result"] = {"kind": "factors", "shape": list(res.shape)}
-            arrays.update(U=res.U, V=res.V)
-        # a file handle, so numpy does not append '.npz' to the name the user chose
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
+        persist.save_estimator(self, path)
 
     @classmethod
     def load(cls, path):
-        """Load a model written by :meth:`save`."""
-        try:
-            f = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path} is not a linrfm model file: {exc}") from exc
-        with f:
-            if not hasattr(f, "files") or "meta" not in f.files:
-                raise ValueError(f"{path} is not a linrfm model file (no metadata).")
-            meta = json.loads(str(f["meta"]))
-            if meta.get("library") != "linrfm" or meta.get("format_version") != FORMAT_VERSION:
-                raise ValueError(
-                    f"{path}: unsupported model format {meta.get('format_version')!r} "
-                    f"(this linrfm reads version {FORMAT_VERSION})."
-                )
-            arr = {k: f[k] for k in f.files if k != "meta"}
-        model = cls(**meta["params"])
-        model.names_ = tuple(meta["names"])
-        model.mu_ = float(meta["mu"])
-        model.range_ = tuple(meta["range"])
-        model.chosen_ = meta["chosen"]
-        model.n_iter_ = meta["n_iter"]
-        model.row_ids_, model.col_ids_ = arr["row_ids"], arr["col_ids"]
-        model.row_bias_, model.col_bias_ = arr["row_bias"], arr["col_bias"]
-        ind = arr["observed_indices"]
-        model.observed_ = sp.csr_matrix(
-            (np.ones(ind.size, dtype=np.int8), ind, arr["observed_indptr"]),
-            shape=(len(model.row_ids_), len(model.col_ids_)),
-        )
-        info = meta["result"]
-        if info["kind"] == "kernel":
-            coef = sp.csr_matrix(
-                (arr["coef_data"], arr["coef_indices"], arr["coef_indptr"]),
-                shape=tuple(info["coef_shape"]),
-            )
-            model.result_ = KernelResult(
-                shape=tuple(info["shape"]),
-                method="lin-rfm",
-                side=info["side"],
-                coef=coef,
-                kernel=arr["kernel"],
-                lam=info["lam"],
-                replace=info["replace"],
-            )
-            model.col_kernel_ = arr["col_kernel"]
-            model.col_lam_ = float(arr["col_lam"])
-        else:
-            model.result_ = FactorResult(
-                shape=tuple(info["shape"]), method="softimpute", U=arr["U"], V=arr["V"]
-            )
-        return model
+        """Load a model written by :meth:`save`.
 
-
-def _ids_out(ids):
-    ids = np.asarray(ids)
-    return ids.astype(str) if ids.dtype.kind == "O" else ids
+        Raises
+        ------
+        ValueError
+            (:class:`~linrfm.ratings.persist.ModelFileError`) naming the file when it is not
+            a linrfm model, is damaged or truncated, or has a format this version cannot read.
+        """
+        return persist.load_estimator(cls, path)

@@ -1,0 +1,151 @@
+"""The fitted state of a rating table's completion, and its predictions.
+
+A :class:`RatingsModel` is ``mu + row_bias[i] + col_bias[j] + R[i, j]``, with ``R`` the
+residual completion held compactly (a :class:`~linrfm.results.KernelResult` or a
+:class:`~linrfm.results.FactorResult`): every prediction, and the column kernel that
+folds in a new row, is computed from that compact form; the dense ``n x d`` completion is
+never built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._validation import check_index_array
+from ..results import FactorResult, KernelResult
+from ..solvers.linrfm import kernel_power
+from .biases import fold_in_row_bias
+
+__all__ = ["RatingsModel", "completion_gram"]
+
+
+def completion_gram(res: KernelResult, chunk: int = 1024) -> np.ndarray:
+    """``B^T B`` (d x d) of the completion ``B`` held by ``res``, from its coefficients.
+
+    With ``side='row'`` ``B = A Kl`` (``Kl = K + shift I``), so ``B^T B = Kl (A^T A) Kl``
+    with ``A^T A`` sparse. With ``side='col'`` ``B^T = C Kl``, so ``B^T B = C Kl^2 C^T``,
+    formed in blocks of ``chunk`` rows of ``C`` (memory O(chunk n), never n x d).
+    """
+    A = res.coef
+    shift = res.lam if res.replace else 0.0
+    Kl = res.kernel + shift * np.eye(res.kernel.shape[0]) if shift else res.kernel
+    if res.side == "row":
+        G = Kl @ ((A.T @ A).toarray() @ Kl)
+    else:
+        K2 = Kl @ Kl
+        d = A.shape[0]
+        G = np.empty((d, d))
+        for s in range(0, d, chunk):
+            M = np.asarray(A[s : s + chunk] @ K2)  # rows s.. of C Kl^2
+            G[s : s + chunk] = np.asarray(A @ M.T).T
+    # rounding makes the product slightly asymmetric; a Gram matrix is symmetric
+    return (G + G.T) / 2
+
+
+@dataclass
+class RatingsModel:
+    """A fitted completion of a rating table, by index (ids are the estimator's business).
+
+    Attributes
+    ----------
+    mu : float
+        Global mean.
+    row_bias, col_bias : ndarray
+    result : KernelResult or FactorResult
+        The completion ``R`` of the residual of the biases.
+    observed : scipy.sparse.csr_matrix
+        The pattern of the fitted ratings (``recommend`` skips it).
+    range : (float, float)
+        Smallest and largest fitted rating.
+    clip : bool
+        Clip predictions to ``range``.
+    biases : {'both', 'global', 'none'}
+        Which biases were fitted (a new row gets its own bias only with 'both').
+    bias_reg : float
+        Ridge on the biases, in pseudo-observations.
+    alpha : float
+        lin-RFM power of the column kernel ``(B^T B / n)^(2 alpha)`` (lin-RFM models).
+    lam : float or None
+        The relative ridge of a new row's kernel regression (lin-RFM models).
+    """
+
+    mu: float
+    row_bias: np.ndarray
+    col_bias: np.ndarray
+    result: KernelResult | FactorResult
+    observed: sp.csr_matrix
+    range: tuple
+    clip: bool = True
+    biases: str = "both"
+    bias_reg: float = 10.0
+    alpha: float = 0.5
+    lam: float | None = None
+    # (column kernel, absolute ridge), computed on the first fold-in
+    _fold: tuple | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def shape(self):
+        return tuple(self.result.shape)
+
+    @property
+    def folds_in(self) -> bool:
+        """Whether a new row can be folded in (lin-RFM models)."""
+        return isinstance(self.result, KernelResult) and self.lam is not None
+
+    def finish(self, pred):
+        """Predictions clipped to the fitted range when ``clip``."""
+        return np.clip(pred, *self.range) if self.clip else pred
+
+    def predict_index(self, rows, cols):
+        """Predictions at index pairs ``(rows[k], cols[k])``."""
+        n, d = self.shape
+        rows = check_index_array(rows, "rows", n, axis_name="number of rows")
+        cols = check_index_array(cols, "cols", d, axis_name="number of columns")
+        base = self.mu + self.row_bias[rows] + self.col_bias[cols]
+        return self.finish(base + self.result.predict(rows, cols))
+
+    def predict_partial(self, ri, ci):
+        """Predictions where an index of -1 is unknown: the pair gets the mean plus
+        whichever of its row and column biases is known."""
+        known = (ri >= 0) & (ci >= 0)
+        out = np.full(ri.shape, self.mu, dtype=np.float64)
+        out += np.where(ri >= 0, self.row_bias[np.maximum(ri, 0)], 0.0)
+        out += np.where(ci >= 0, self.col_bias[np.maximum(ci, 0)], 0.0)
+        if known.any():
+            out[known] += self.result.predict(ri[known], ci[known])
+        return self.finish(out)
+
+    def recommend_index(self, i, k):
+        """The ``k`` best-scored columns of row ``i`` not observed in it, and their scores."""
+        d = self.shape[1]
+        scores = self.predict_index(np.full(d, i), np.arange(d))
+        seen = self.observed.indices[self.observed.indptr[i] : self.observed.indptr[i + 1]]
+        candidates = np.setdiff1d(np.arange(d), seen)
+        top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
+        return top, scores[top]
+
+    def column_kernel(self):
+        """``(K, lam)``: the column kernel ``(B^T B / n)^(2 alpha)`` of the completion and
+        the absolute ridge ``lam * tr(K) / d`` (computed once, then kept)."""
+        if not self.folds_in:
+            raise ValueError("folding in a new row needs a lin-RFM model (method='linrfm').")
+        if self._fold is None:
+            n, d = self.shape
+            K = kernel_power(completion_gram(self.result) / n, float(self.alpha))
+            self._fold = (K, self.lam * float(np.trace(K)) / d)
+        return self._fold
+
+    def fold_in(self, ci, y, tj):
+        """Predictions at columns ``tj`` of a new row with ratings ``y`` at columns ``ci``.
+
+        The row's bias as in :func:`~linrfm.ratings.fit_biases` (column biases fixed), its
+        residual one kernel ridge regression against :meth:`column_kernel`.
+        """
+        K, lam = self.column_kernel()
+        base = self.mu + self.col_bias[ci]
+        bu = fold_in_row_bias(y - base, kind=self.biases, reg=self.bias_reg)
+        a = np.linalg.solve(K[np.ix_(ci, ci)] + lam * np.eye(ci.size), y - base - bu)
+        return self.finish(self.mu + bu + self.col_bias[tj] + a @ K[np.ix_(ci, tj)])
