@@ -81,6 +81,15 @@ def test_cross_validate_library_methods_and_bad_names():
         _table(), methods=["linrfm"], folds=2, model_params={"linrfm": {"max_iter": 2}}
     )
     assert [s["method"] for s in res["summary"]] == ["linrfm"]
+    # the table's name of the same method runs the same fits, recorded under that name
+    res2 = cross_validate(
+        _table(),
+        methods=["lin_rfm_complete"],
+        folds=2,
+        model_params={"lin_rfm_complete": {"max_iter": 2}},
+    )
+    assert [s["method"] for s in res2["summary"]] == ["lin_rfm_complete"]
+    assert [r["rmse"] for r in res2["runs"]] == [r["rmse"] for r in res["runs"]]
     assert all(np.isfinite(r["rmse"]) and r["seconds"] >= 0 for r in res["runs"])
     with pytest.raises(ValueError, match="Unknown method 'svd'"):
         cross_validate(_table(), methods=["svd"])

@@ -23,7 +23,7 @@ def test_quick_study_writes_csv_plot_and_thresholds(tmp_path, capsys):
     with open(os.path.join(out, "sparse_thresholds.csv"), newline="") as fh:
         table = list(csv.DictReader(fh))
     thr = {r["method"]: r["n_90"] for r in table}
-    assert {r["method"]: r["label"] for r in table} == {m: METHODS[m][0] for m in METHODS}
+    assert {r["method"]: r["label"] for r in table} == {m: METHODS[m].label for m in METHODS}
     # d = 100, k = 5: lin-RFM alpha = 1/2 recovers from n = 40 at the latest (any seed:
     # the planted problems are fixed by (seed, n, d, k))
     assert thr["rfm-0.5"] in {"20", "40"}

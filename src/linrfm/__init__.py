@@ -1,42 +1,142 @@
-"""linrfm: low-rank matrix and sparse vector recovery with linear Recursive Feature Machines."""
+"""linrfm: low-rank matrix and sparse vector recovery with linear Recursive Feature Machines.
 
-from .datasets import PlantedCompletion, PlantedSparse, make_completion, make_sparse_regression
-from .problems import CoverageWarning, MatrixCompletion, SparseRegression
-from .results import KernelResult, ModelFitError, RecoveryResult, VectorResult
-from .solvers import diagonal_net, irls_p, lin_rfm_complete, lin_rfm_sparse
+Every public function and class is importable from here; each is imported from its module
+on first use (:data:`_EXPORTS`), so ``import linrfm`` itself is cheap.
+"""
+
+import importlib
+
+from ._deprecated import module_getattr
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MatrixCompletion",
-    "CoverageWarning",
-    "PlantedCompletion",
-    "make_completion",
-    "lin_rfm_complete",
-    "RecoveryResult",
-    "KernelResult",
-    "ModelFitError",
-    "SparseRegression",
-    "PlantedSparse",
-    "make_sparse_regression",
-    "lin_rfm_sparse",
-    "irls_p",
-    "diagonal_net",
-    "VectorResult",
-    "LinRFMCompleter",
-    "LinRFMRegressor",
-    "__version__",
-]
+# public name -> the module defining it
+_EXPORTS = {
+    **dict.fromkeys(
+        [
+            "lin_rfm_complete",
+            "lin_rfm_plan",
+            "kernel_power",
+            "lin_rfm_sense",
+            "lin_rfm_regress",
+            "irls_complete",
+            "irls_sense",
+            "irls_regress",
+            "soft_impute_complete",
+            "soft_impute_sense",
+            "factorized_gd",
+            "deep_mf",
+            "diagonal_net_regress",
+        ],
+        ".solvers",
+    ),
+    **dict.fromkeys(
+        [
+            "LinRFMCompleter",
+            "LinRFMRegressor",
+            "LinRFMSensor",
+            "IRLSRecovery",
+            "SoftImputeCompleter",
+            "NuclearNormSensor",
+            "FactorizedGD",
+            "DeepMatrixFactorization",
+        ],
+        ".estimators",
+    ),
+    **dict.fromkeys(
+        [
+            "MatrixCompletion",
+            "CoverageWarning",
+            "as_completion_problem",
+            "SparseRegression",
+            "as_regression_problem",
+        ],
+        ".problems",
+    ),
+    **dict.fromkeys(
+        [
+            "MeasurementOperator",
+            "EntrySampling",
+            "GaussianOperator",
+            "RankOneOperator",
+            "MatrixSensing",
+        ],
+        ".operators",
+    ),
+    **dict.fromkeys(
+        [
+            "PlantedCompletion",
+            "make_completion",
+            "sample_entries",
+            "PlantedSparse",
+            "make_sparse_regression",
+        ],
+        ".datasets",
+    ),
+    **dict.fromkeys(["PlantedSensing", "make_sensing", "relative_error"], ".sensing_data"),
+    **dict.fromkeys(
+        [
+            "RecoveryResult",
+            "KernelResult",
+            "DenseResult",
+            "FactorResult",
+            "VectorResult",
+            "ModelFitError",
+        ],
+        ".results",
+    ),
+    **dict.fromkeys(
+        ["Schedule", "Stop", "Method", "Checkpoint", "Run", "iterate", "user_stacklevel"],
+        ".iteration",
+    ),
+    **dict.fromkeys(
+        [
+            "MethodSpec",
+            "Variant",
+            "METHODS",
+            "PROBLEMS",
+            "list_methods",
+            "get_method",
+            "fit_method",
+            "problem_kind",
+            "ratings_method",
+            "lasso_regress",
+            "omp_regress",
+        ],
+        ".methods",
+    ),
+    **dict.fromkeys(
+        ["rmse", "mae", "kfold", "train_val_test_split", "fingerprint", "cross_validate"],
+        ".evaluation",
+    ),
+    **dict.fromkeys(
+        [
+            "Ratings",
+            "UnknownIdError",
+            "read_ratings",
+            "ratings_from_frame",
+            "ratings_from_matrix",
+            "require_pandas",
+        ],
+        ".io",
+    ),
+    **dict.fromkeys(["RatingsCompleter", "fit_biases", "FORMAT_VERSION"], ".ratings"),
+    **dict.fromkeys(["load_movielens100k", "movielens100k_path"], ".movielens"),
+}
+
+__all__ = [*_EXPORTS, "__version__"]
 
 
-def __getattr__(name):
-    # The estimator pulls in scikit-learn's base classes; import it on first use.
-    if name == "LinRFMCompleter":
-        from .estimators import LinRFMCompleter
+def _export(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value  # later look-ups skip __getattr__
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-        return LinRFMCompleter
-    if name == "LinRFMRegressor":
-        from .estimators import LinRFMRegressor
 
-        return LinRFMRegressor
-    raise AttributeError(f"module 'linrfm' has no attribute {name!r}")
+__getattr__ = module_getattr(__name__, _export)
+
+
+def __dir__():
+    return sorted({*globals(), *_EXPORTS})

@@ -8,6 +8,14 @@ import sys
 
 __all__ = ["main", "build_parser", "EXPERIMENTS"]
 
+
+def _ratings_methods() -> list[str]:
+    """The ``--method`` choices of ``complete`` and ``evaluate``: from the method table."""
+    from .methods import METHODS
+
+    return [s.ratings for s in METHODS.values() if s.ratings]
+
+
 # Modules of linrfm.experiments whose ``register(subparsers)`` adds a ``linrfm experiment``
 # study; each study lives in its own module so the command line grows without one big file.
 EXPERIMENTS: list[str] = ["sparse", "phase", "flat"]
@@ -215,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file, .csv, .tsv or .parquet (default: CSV on standard output)",
     )
     comp.add_argument(
-        "--method", default="linrfm", choices=["linrfm", "softimpute"], help="default linrfm"
+        "--method", default="linrfm", choices=_ratings_methods(), help="default linrfm"
     )
     comp.add_argument(
         "--unknown",
@@ -243,9 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--methods",
         nargs="+",
-        default=["linrfm", "softimpute"],
-        choices=["linrfm", "softimpute"],
-        help="methods to compare (default: both)",
+        default=_ratings_methods(),
+        choices=_ratings_methods(),
+        help="methods to compare (default: all)",
     )
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     ev.set_defaults(func=_cmd_evaluate)

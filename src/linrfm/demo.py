@@ -6,7 +6,7 @@ import sys
 import time
 
 from .datasets import make_completion
-from .solvers.linrfm import lin_rfm_complete
+from .solvers import lin_rfm_complete
 
 __all__ = ["run_demo"]
 

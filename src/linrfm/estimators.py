@@ -1,4 +1,10 @@
-"""Thin scikit-learn-style classes over the solver functions."""
+"""Thin scikit-learn-style classes over the solver functions.
+
+Each class is the ``estimator`` of its entries in the method table (:mod:`linrfm.methods`):
+its parameters are the keyword parameters of those functions (but the per-fit ones,
+:data:`linrfm.methods.FIT_ARGS`), with the functions' defaults unless a class says
+otherwise, and ``fit`` passes each of them to the function unchanged.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .problems import as_completion_problem
-from .solvers.linrfm import lin_rfm_complete
-from .solvers.linrfm_sparse import lin_rfm_sparse
+from .methods import METHODS, resolve
 
 __all__ = [
     "LinRFMCompleter",
@@ -22,8 +26,51 @@ __all__ = [
 ]
 
 
-class _MatrixResultMixin:
-    """``predict / transform / fit_transform`` over a fitted ``result_`` (a RecoveryResult)."""
+class _TableEstimator(BaseEstimator):
+    """Runs the class's entry of the method table that takes the input."""
+
+    def _fit_result(self, problem):
+        name = type(self).__name__
+        spec, problem = resolve([s for s in METHODS.values() if s.estimator == name], problem, name)
+        params, taken = self.get_params(), spec.parameters
+        defaults = type(self)().get_params()
+        unused = sorted(
+            k for k, v in params.items() if k not in taken and not _same(v, defaults[k])
+        )
+        if unused:
+            raise ValueError(f"{spec.name} does not take {unused}; leave them at their defaults.")
+        self.result_ = spec(problem, **{k: v for k, v in params.items() if k in taken})
+        self.n_iter_ = self.result_.n_iter
+        self.converged_ = self.result_.converged
+        return self.result_
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a is b or a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+class _MatrixEstimator(_TableEstimator):
+    """``fit / predict / transform`` for completion or sensing input (a RecoveryResult)."""
+
+    def fit(self, X, y=None):
+        """Fit to the observed entries or the measurements of ``X``.
+
+        Parameters
+        ----------
+        X : ndarray with NaN for missing, scipy.sparse matrix (stored entries observed),
+            MatrixCompletion, a torch tensor where the function takes one, or MatrixSensing
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        self.shape_ = tuple(self._fit_result(X).shape)
+        return self
 
     def predict(self, rows, cols):
         """Predicted values at the index arrays ``rows`` and ``cols``.
@@ -51,7 +98,7 @@ class _MatrixResultMixin:
         return tags
 
 
-class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
+class LinRFMCompleter(_MatrixEstimator):
     """Matrix completion with lin-RFM, scikit-learn style.
 
     A thin wrapper over :func:`linrfm.lin_rfm_complete`; every parameter is passed
@@ -60,28 +107,10 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
 
     Parameters
     ----------
-    alpha : float, default=0.5
-    variant : {'auto', 'one-sided', 'two-sided'}, default='auto'
-    lam : float, default=1e-2
-    lam_rule : {'auto', 'change', 'fixed', 'holdout', 'decay'}, default='auto'
-    lam_min : float, default=1e-12
-    replace : bool, default=True
-    tol : float, default=1e-6
-    max_iter : int, default=1000
-    val_fraction : float, default=0.1
-    patience : int, default=10
-    memory_limit : float, default=2**31
-    progress : bool, default=False
-    random_state : None or int, default=None
-    agop : {'auto', 'dense', 'sparse'}, default='auto'
-    dtype : None, 'float32' or 'float64', default=None
-    n_threads : int or None, default=None
-    device : None, 'cpu', 'cuda', 'cuda:N' or torch.device, default=None
-        None follows the input (NumPy, or a torch tensor's device); see
-        :func:`linrfm.lin_rfm_complete`.
-    momentum : 'auto' or float in [0, 1), default='auto'
-        Extrapolation of the one-sided iteration ('auto': 0.7 one-sided, 0 two-sided); see
-        :func:`linrfm.lin_rfm_complete`.
+    alpha, variant, lam, lam_rule, lam_min, replace, tol, max_iter, val_fraction, patience,
+    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum
+        Those of :func:`linrfm.lin_rfm_complete`, with its defaults. ``device=None``
+        follows the input (NumPy, or a torch tensor's device).
 
     Attributes
     ----------
@@ -146,85 +175,13 @@ class LinRFMCompleter(_MatrixResultMixin, BaseEstimator):
         self.device = device
         self.momentum = momentum
 
-    def fit(self, X, y=None):
-        """Fit to the observed entries of ``X``.
 
-        Parameters
-        ----------
-        X : ndarray with NaN for missing, scipy.sparse matrix (stored entries observed),
-            MatrixCompletion, or a torch tensor (dense with NaN, or sparse COO)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self
-        """
-        self.result_ = lin_rfm_complete(X, **self.get_params())
-        self.n_iter_ = self.result_.n_iter
-        self.converged_ = self.result_.converged
-        self.shape_ = tuple(self.result_.shape)
-        return self
-
-
-# ---------------------------------------------------------------------------------------
-# Baselines and sensing: one interface for completion and sensing input
-# ---------------------------------------------------------------------------------------
-
-
-class _RecoveryEstimator(_MatrixResultMixin, BaseEstimator):
-    """Shared ``fit / predict / transform`` over a completion and a sensing function.
-
-    ``fit`` accepts a completion input (ndarray with NaN, scipy.sparse, MatrixCompletion)
-    or a :class:`~linrfm.operators.MatrixSensing`, and passes every parameter unchanged to
-    the solver function named by ``_solver = (module, completion_fn, sensing_fn)``.
-    """
-
-    _solver: tuple = ("", None, None)
-
-    def _function(self, sensing: bool):
-        import importlib
-
-        module, comp, sens = self._solver
-        name = sens if sensing else comp
-        if name is None:
-            kind = "sensing" if sensing else "completion"
-            raise TypeError(f"{type(self).__name__} does not handle {kind} input.")
-        return getattr(importlib.import_module(module), name)
-
-    def fit(self, X, y=None):
-        """Fit to a completion input or a MatrixSensing problem.
-
-        Parameters
-        ----------
-        X : ndarray with NaN for missing, scipy.sparse matrix, MatrixCompletion or
-            MatrixSensing
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self
-        """
-        from .operators import MatrixSensing
-
-        sensing = isinstance(X, MatrixSensing)
-        problem = X if sensing else as_completion_problem(X)
-        self.result_ = self._function(sensing)(problem, **self.get_params())
-        self.n_iter_ = self.result_.n_iter
-        self.converged_ = self.result_.converged
-        self.shape_ = tuple(problem.shape)
-        return self
-
-
-class LinRFMSensor(_RecoveryEstimator):
-    """lin-RFM for matrix sensing (:func:`linrfm.solvers.sensing.lin_rfm_sense`).
+class LinRFMSensor(_MatrixEstimator):
+    """lin-RFM for matrix sensing (:func:`linrfm.lin_rfm_sense`).
 
     Parameters are those of the function, passed through unchanged. Attributes:
     ``result_``, ``n_iter_``, ``converged_``, ``shape_``.
     """
-
-    _solver = ("linrfm.solvers.sensing", None, "lin_rfm_sense")
 
     def __init__(
         self,
@@ -255,27 +212,39 @@ class LinRFMSensor(_RecoveryEstimator):
         self.progress = progress
 
 
-class IRLSRecovery(_RecoveryEstimator):
-    """Standard IRLS-p (:func:`linrfm.solvers.irls.irls_complete` / ``irls_sense``).
+class IRLSRecovery(_MatrixEstimator):
+    """Standard IRLS-p (:func:`linrfm.irls_complete` / :func:`linrfm.irls_sense`).
 
-    Parameters are those of the functions, passed through unchanged.
+    Parameters are those of the functions, passed through unchanged; ``cg_tol`` and
+    ``cg_max_iter`` are for sensing only (an error on completion input unless at their
+    defaults).
     """
 
-    _solver = ("linrfm.solvers.irls", "irls_complete", "irls_sense")
-
-    def __init__(self, p=0.0, gamma=1.0, eta=1.1, gamma_min=1e-12, tol=1e-6, max_iter=1000):
+    def __init__(
+        self,
+        p=0.0,
+        gamma=1.0,
+        eta=1.1,
+        gamma_min=1e-12,
+        tol=1e-6,
+        max_iter=1000,
+        cg_tol=1e-10,
+        cg_max_iter=None,
+        progress=False,
+    ):
         self.p = p
         self.gamma = gamma
         self.eta = eta
         self.gamma_min = gamma_min
         self.tol = tol
         self.max_iter = max_iter
+        self.cg_tol = cg_tol
+        self.cg_max_iter = cg_max_iter
+        self.progress = progress
 
 
-class SoftImputeCompleter(_RecoveryEstimator):
-    """Nuclear-norm completion (:func:`linrfm.solvers.softimpute.soft_impute`)."""
-
-    _solver = ("linrfm.solvers.softimpute", "soft_impute", None)
+class SoftImputeCompleter(_MatrixEstimator):
+    """Nuclear-norm completion (:func:`linrfm.soft_impute_complete`)."""
 
     def __init__(
         self,
@@ -302,10 +271,8 @@ class SoftImputeCompleter(_RecoveryEstimator):
         self.random_state = random_state
 
 
-class NuclearNormSensor(_RecoveryEstimator):
-    """Nuclear-norm sensing (:func:`linrfm.solvers.nuclear.nuclear_norm_sense`)."""
-
-    _solver = ("linrfm.solvers.nuclear", None, "nuclear_norm_sense")
+class NuclearNormSensor(_MatrixEstimator):
+    """Nuclear-norm sensing (:func:`linrfm.soft_impute_sense`)."""
 
     def __init__(self, lam=None, lam_ratio=1e-4, n_lams=20, tol=1e-6, max_iter=2000):
         self.lam = lam
@@ -315,11 +282,11 @@ class NuclearNormSensor(_RecoveryEstimator):
         self.max_iter = max_iter
 
 
-class FactorizedGD(_RecoveryEstimator):
+class FactorizedGD(_MatrixEstimator):
     """``X = U V^T`` by gradient descent from small init
-    (:func:`linrfm.solvers.factorized_gd.factorized_gd`), completion or sensing."""
+    (:func:`linrfm.factorized_gd`), completion or sensing.
 
-    _solver = ("linrfm.solvers.factorized_gd", "factorized_gd", "factorized_gd")
+    ``rank`` has a default here (2); the function requires it."""
 
     def __init__(
         self,
@@ -342,15 +309,8 @@ class FactorizedGD(_RecoveryEstimator):
         self.random_state = random_state
 
 
-class DeepMatrixFactorization(_RecoveryEstimator):
-    """Deep matrix factorization
-    (:func:`linrfm.solvers.deep_linear.deep_matrix_factorization`), completion or sensing."""
-
-    _solver = (
-        "linrfm.solvers.deep_linear",
-        "deep_matrix_factorization",
-        "deep_matrix_factorization",
-    )
+class DeepMatrixFactorization(_MatrixEstimator):
+    """Deep matrix factorization (:func:`linrfm.deep_mf`), completion or sensing."""
 
     def __init__(
         self,
@@ -371,11 +331,11 @@ class DeepMatrixFactorization(_RecoveryEstimator):
         self.random_state = random_state
 
 
-class LinRFMRegressor(RegressorMixin, BaseEstimator):
+class LinRFMRegressor(RegressorMixin, _TableEstimator):
     """Sparse linear regression with lin-RFM (diagonal AGOP), scikit-learn style.
 
-    A thin wrapper over :func:`linrfm.solvers.linrfm_sparse.lin_rfm_sparse`; every
-    parameter is passed through unchanged (see that function for their meaning). The
+    A thin wrapper over :func:`linrfm.lin_rfm_regress`; every parameter is passed
+    through unchanged and means what it means there. The
     defaults interpolate noiseless data and recover sparse coefficients from few samples;
     for noisy data raise ``lam``.
 
@@ -393,6 +353,9 @@ class LinRFMRegressor(RegressorMixin, BaseEstimator):
     max_iter : int, default=500
     form : {'auto', 'samples', 'features'}, default='auto'
     fit_intercept : bool, default=True
+        Fit an unpenalized intercept (centre ``X`` and ``y``), as in
+        :func:`linrfm.lin_rfm_regress`; the default differs: True here as in scikit-learn's
+        linear models, False in the function, whose planted problems have none.
 
     Attributes
     ----------
@@ -451,11 +414,9 @@ class LinRFMRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc", "coo"], y_numeric=True, dtype=np.float64
         )
-        self.result_ = lin_rfm_sparse(X, y, **self.get_params())
-        self.coef_ = self.result_.coef
-        self.intercept_ = float(self.result_.intercept)
-        self.n_iter_ = self.result_.n_iter
-        self.converged_ = self.result_.converged
+        result = self._fit_result((X, y))
+        self.coef_ = result.coef
+        self.intercept_ = float(result.intercept)
         return self
 
     def predict(self, X):

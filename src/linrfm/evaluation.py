@@ -14,10 +14,9 @@ import numpy as np
 
 from ._validation import check_random_state, check_scalar
 from .io import Ratings
+from .methods import ratings_method
 
 __all__ = ["rmse", "mae", "kfold", "train_val_test_split", "fingerprint", "cross_validate"]
-
-METHOD_NAMES = ("linrfm", "softimpute")
 
 
 def rmse(pred, truth) -> float:
@@ -73,8 +72,10 @@ def cross_validate(
     ----------
     ratings : Ratings
     methods : sequence of str or (name, fit) pairs
-        ``'linrfm'`` and ``'softimpute'`` are :class:`~linrfm.ratings.RatingsCompleter`
-        methods; a pair ``(name, fit)`` adds any other method: ``fit(train)`` takes the
+        A name of a method with a :class:`~linrfm.ratings.RatingsCompleter` method in the
+        method table (:mod:`linrfm.methods`): ``'linrfm'`` or ``'lin_rfm_complete'``,
+        ``'softimpute'`` or ``'soft_impute_complete'``; runs are recorded under the name
+        given. A pair ``(name, fit)`` adds any other method: ``fit(train)`` takes the
         training :class:`~linrfm.io.Ratings` and returns ``predict(rows, cols)`` over its
         indices.
     folds : int >= 2
@@ -99,12 +100,11 @@ def cross_validate(
     fits = []
     for m in methods:
         if isinstance(m, str):
-            if m not in METHOD_NAMES:
-                raise ValueError(f"Unknown method {m!r}; choose from {list(METHOD_NAMES)}.")
+            method = ratings_method(m)
             params = {"random_state": seed, **(model_params or {}).get(m, {})}
 
-            def fit(train, m=m, params=params):
-                return RatingsCompleter(method=m, **params).fit(train).predict_index
+            def fit(train, method=method, params=params):
+                return RatingsCompleter(method=method, **params).fit(train).predict_index
 
             fits.append((m, fit))
         else:

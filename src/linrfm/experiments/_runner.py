@@ -11,7 +11,7 @@ import csv
 import os
 from collections.abc import Callable, Iterable
 
-__all__ = ["run_grid", "read_rows", "trial_key"]
+__all__ = ["run_grid", "read_rows", "trial_key", "pyplot"]
 
 
 def trial_key(params: dict, keys: Iterable[str]) -> tuple:
@@ -120,3 +120,17 @@ def _append(path, row: dict) -> None:
         if not exists:
             w.writeheader()
         w.writerow(row)
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or a clear ImportError."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Plots need matplotlib: pip install linrfm[plot] (or run with --no-plot)."
+        ) from exc
+    return plt

@@ -8,10 +8,12 @@ default) and a number of measurements from 1x to 6x the degrees of freedom
 * ``gd_large``: gradient descent on the factors from a large random start (scale 3);
 * ``gd_small``: gradient descent on the factors from a small random start (scale 1e-3);
 * ``linrfm``: lin-RFM where the problem is linear in X (``lin_rfm_complete`` for
-  completion, ``linrfm.solvers.sensing.lin_rfm_sense`` for the others when installed);
-* ``softimpute``: nuclear-norm completion (completion only);
-* ``nuclear``: nuclear-norm sensing (:func:`~linrfm.solvers.nuclear.nuclear_norm_sense`) for
-  the classes with a squared loss other than completion.
+  completion, ``lin_rfm_sense`` for the others);
+* ``softimpute``: nuclear-norm completion (``soft_impute_complete``, completion only);
+* ``nuclear``: nuclear-norm sensing (``soft_impute_sense``) for the classes with a squared
+  loss other than completion.
+
+Each runs at its function's defaults (its entry of :mod:`linrfm.methods`, by :data:`VARIANTS`).
 
 Recorded per run: relative error against the planted truth (measured here, outside the
 solvers), the curvature at the solution (exact Hessian trace; Gauss-Newton term for the
@@ -21,7 +23,6 @@ loss, iterations, seconds. CSV rows are cached, so the study resumes.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import warnings
@@ -30,14 +31,21 @@ import numpy as np
 
 from ..flat import curvature as S
 from ..flat.problems import PROBLEM_CLASSES, degrees_of_freedom, make_problem
-from ..flat.solvers import factored_gd, flat_minimum
-from ._runner import read_rows, run_grid
+from ..methods import Variant
+from ._runner import pyplot, read_rows, run_grid
 
-__all__ = ["register", "run_study", "summarize", "compare_traces", "METHODS"]
+__all__ = ["register", "run_study", "summarize", "compare_traces", "METHODS", "VARIANTS"]
 
-log = logging.getLogger(__name__)
-
-METHODS = ["flat", "gd_large", "gd_small", "linrfm", "softimpute", "nuclear"]
+# The study's methods: the key is the ``method`` of the CSV rows (never change its meaning).
+VARIANTS = {
+    "flat": Variant("flat_minimum", {}, "flat minimum"),
+    "gd_large": Variant("factored_gd", {"init_scale": 3.0}, "GD, large start"),
+    "gd_small": Variant("factored_gd", {"init_scale": 1e-3}, "GD, small start"),
+    "linrfm": Variant("lin_rfm", {}, "lin-RFM"),
+    "softimpute": Variant("soft_impute_complete", {}, "SoftImpute"),
+    "nuclear": Variant("soft_impute_sense", {}, "nuclear norm"),
+}
+METHODS = list(VARIANTS)
 SUCCESS = 1e-3
 
 
@@ -49,14 +57,6 @@ def _applies(kind, method):
     if method == "linrfm":  # it interpolates every measurement, the gross corruptions too
         return kind != "robust"
     return True
-
-
-def _lin_rfm_sense():
-    try:
-        from ..solvers.sensing import lin_rfm_sense  # written in another issue
-    except ImportError:
-        return None
-    return lin_rfm_sense
 
 
 def _balanced(problem, X):
@@ -71,51 +71,26 @@ def _balanced(problem, X):
 
 
 def run_trial(params, *, n, rank, width, gd_iter):
-    """One (class, multiple, seed, method) run; returns the measured row (or None)."""
+    """One (class, multiple, seed, method) run; returns the measured row."""
     kind, seed, method = params["kind"], params["seed"], params["method"]
     m = params["m"]
     pl = make_problem(kind, n, n, rank, m, random_state=seed)
     prob = pl.problem
+    var = VARIANTS[method]
+    # the factorized methods take the factored problem, the others its measurements
+    factored = "factor" in var.problems
+    spec = var.spec(prob if factored else prob.sensing)
+    kw = spec.study_kwargs(width=width, random_state=seed) if factored else {}
+    if spec.name == "factored_gd":
+        kw["max_iter"] = gd_iter
     t0 = time.perf_counter()
-    factors = None
-    n_iter, converged = 0, False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if method == "flat":
-            res = flat_minimum(prob, width=width, random_state=seed)
-        elif method in ("gd_large", "gd_small"):
-            scale = 3.0 if method == "gd_large" else 1e-3
-            res = factored_gd(
-                prob, width=width, init_scale=scale, max_iter=gd_iter, random_state=seed
-            )
-        elif method == "softimpute":
-            from ..problems import MatrixCompletion
-            from ..solvers.softimpute import soft_impute
-
-            op = prob.operator
-            res = soft_impute(MatrixCompletion(op.rows, op.cols, prob.y, prob.shape))
-        elif method == "nuclear":
-            from ..solvers.nuclear import nuclear_norm_sense
-
-            res = nuclear_norm_sense(prob.sensing)
-        elif method == "linrfm":
-            if kind == "completion":
-                from ..problems import MatrixCompletion
-                from ..solvers.linrfm import lin_rfm_complete
-
-                op = prob.operator
-                res = lin_rfm_complete(MatrixCompletion(op.rows, op.cols, prob.y, prob.shape))
-            else:
-                sense = _lin_rfm_sense()
-                if sense is None:
-                    return None
-                res = sense(prob.sensing)
-        else:  # pragma: no cover - guarded by the CLI choices
-            raise ValueError(f"unknown method {method!r}")
+        res = var.fit(prob if factored else prob.sensing, **kw)
     elapsed = time.perf_counter() - t0
     X = res.to_dense()
     n_iter, converged = res.n_iter, res.converged
-    if method in ("flat", "gd_large", "gd_small"):
+    if factored:
         factors = (res.U,) if prob.symmetric else (res.U, res.V)
     else:
         factors = _balanced(prob, X)
@@ -168,26 +143,10 @@ def run_study(
     classes = list(PROBLEM_CLASSES) if classes is None else list(classes)
     methods = list(METHODS) if methods is None else list(methods)
     trials = build_trials(classes, multiples, seeds, methods, n, rank)
-    if "linrfm" in methods and _lin_rfm_sense() is None:
-        log.warning(
-            "linrfm.solvers.sensing.lin_rfm_sense is not available: lin-RFM runs on "
-            "completion only."
-        )
-        # not cached as empty rows, so a rerun once it exists adds them
-        trials = [t for t in trials if t["method"] != "linrfm" or t["kind"] == "completion"]
     path = os.path.join(out, "flat.csv")
-    empty = {
-        "rel_err": "",
-        "trace": "",
-        "fit": "",
-        "n_iter": "",
-        "converged": "",
-        "seconds": "",
-    }
 
     def run(p):
-        row = run_trial(p, n=n, rank=rank, width=width, gd_iter=gd_iter)
-        return empty if row is None else row
+        return run_trial(p, n=n, rank=rank, width=width, gd_iter=gd_iter)
 
     return run_grid(trials, run, path, progress=progress, desc="flat study")
 
@@ -295,13 +254,7 @@ def format_summary(summary) -> str:
 
 def plot(rows, out):
     """One PNG per class: success rate, median relative error and median trace vs m/dof."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install linrfm[plot]") from exc
+    plt = pyplot()
     rows = [r for r in rows if r.get("rel_err", "") != ""]
     paths = []
     for kind in sorted({r["kind"] for r in rows}):

@@ -1,12 +1,13 @@
 """``linrfm experiment phase``: phase transitions of lin-RFM and its baselines.
 
 A grid of (rank r, oversampling rho = n_obs / (r (n + d - r))) for matrix completion and for
-Gaussian sensing; every method of :mod:`linrfm.methods` named on the command line runs on the
-same planted problems. A trial succeeds when the relative Frobenius error of the recovered
-matrix is at most 1e-3. A completion sample with a row or column observed fewer than r times
-is *coverage-limited*: the truth is not identifiable from it, so the methods are not run on it
-(``--run-coverage-limited`` runs them anyway) and the trial counts as a failure; cells where
-more than 10% of the seeds are coverage-limited are reported as such.
+Gaussian sensing; every method of :data:`VARIANTS` (a family of :mod:`linrfm.methods` at fixed
+parameters, its completion or sensing function by the problem) named on the command line
+runs on the same planted problems. A trial succeeds when the relative Frobenius error of the
+recovered matrix is at most 1e-3. A completion sample with a row or column observed fewer
+than r times is *coverage-limited*: the truth is not identifiable from it, so the methods are
+not run on it (``--run-coverage-limited`` runs them anyway) and the trial counts as a
+failure; cells where more than 10% of the seeds are coverage-limited are reported as such.
 
 Each finished trial is appended to ``phase_v2.csv`` at once (the version in the name changes
 whenever what a trial runs changes, so older rows are never mixed in), and a re-run skips
@@ -26,15 +27,41 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ..datasets import make_completion
-from ..methods import fit_method, get_method
+from ..methods import Variant
 from ..problems import CoverageWarning
 from ..results import ModelFitError
 from ..sensing_data import make_sensing
+from ._phase_report import (
+    SUCCESS,
+    coverage_limited_cells,
+    plot,
+    success_rate,
+    thresholds,
+    write_summary,
+)
 from ._runner import run_grid
 
-__all__ = ["register", "run_phase", "thresholds", "coverage_limited_cells", "SUCCESS"]
+__all__ = ["register", "run_phase", "thresholds", "coverage_limited_cells", "SUCCESS", "VARIANTS"]
 
-SUCCESS = 1e-3
+# The study's methods: the key is the ``method`` of the CSV rows (never change its meaning).
+VARIANTS = {
+    **{
+        f"lin-rfm-a{atag}-{vtag}": Variant(
+            "lin_rfm", {"alpha": a, "variant": var}, f"lin-RFM, alpha={a:g}, {var}"
+        )
+        for a, atag in ((0.5, "0.5"), (1.0, "1"))
+        for var, vtag in (("one-sided", "one"), ("two-sided", "two"))
+    },
+    "lin-rfm": Variant("lin_rfm", {}, "lin-RFM"),
+    "irls-p0": Variant("irls", {"p": 0.0}, "IRLS-p, p=0"),
+    "irls-p1": Variant("irls", {"p": 1.0}, "IRLS-p, p=1"),
+    # the nuclear norm: SoftImpute (completion) / FISTA-SVT (sensing), end of a lam path
+    "softimpute": Variant("soft_impute", {}, "nuclear norm"),
+    "nuclear-norm": Variant("soft_impute", {}, "nuclear norm"),
+    "factorized-gd": Variant("factorized_gd", {}, "X = U V^T, GD from small init"),
+    "scaled-gd": Variant("factorized_gd", {"scaled": True}, "ScaledGD from small init"),
+    "deep-mf": Variant("deep_mf", {"depth": 3}, "deep matrix factorization, 3 factors"),
+}
 COMPLETION_METHODS = [
     "lin-rfm-a0.5-one",
     "lin-rfm-a0.5-two",
@@ -47,6 +74,8 @@ COMPLETION_METHODS = [
     "deep-mf",
 ]
 SENSING_METHODS = [m if m != "softimpute" else "nuclear-norm" for m in COMPLETION_METHODS]
+# the problem kinds of linrfm.methods
+KINDS = {"completion": "complete", "sensing": "sense"}
 KEYS = ["problem", "n", "rank", "rho", "seed", "method"]
 # The cache of finished trials. Bumped whenever what a trial runs changes, so rows of an
 # older definition are never mixed with new ones (v1, phase.csv: SoftImpute stopped at
@@ -56,13 +85,12 @@ CSV_NAME = "phase_v2.csv"
 # rank-r completions that agree with every observation (fix the other factor: the row's
 # r coefficients meet only k equations), so no method can single out the truth.
 SKIPPED = "not run: coverage-limited (a line has fewer than r observations)"
-# SoftImpute as judged by the study: the same estimator (the nuclear-norm solution at the
-# end of a path to 1e-4 lam_max), computed fast enough to be run at all. Plain SoftImpute
-# with its default tol stops far from that solution at small lam (its steps shrink long
-# before the iterate arrives: error 1e-2 where the solution's is 4.4e-4, rank 5, rho 3);
-# momentum with restarts reaches it in ~1,000 iterations instead of ~30,000; the path's
-# earlier lams only warm start the last one, so they are solved loosely.
-SOFTIMPUTE_STUDY = dict(accelerate=True, n_lams=10, path_tol=1e-4, tol=1e-9, max_iter=1500)
+# SoftImpute on completion runs with the table's study parameters (linrfm.methods): the
+# nuclear-norm solution at the end of a path to 1e-4 lam_max, computed fast enough to be run
+# at all. Plain SoftImpute with its default tol stops far from that solution at small lam
+# (its steps shrink long before the iterate arrives: error 1e-2 where the solution's is
+# 4.4e-4, rank 5, rho 3); momentum with restarts reaches it in ~1,000 iterations instead of
+# ~30,000; the path's earlier lams only warm start the last one, so they are solved loosely.
 
 
 def default_rhos():
@@ -91,6 +119,13 @@ def planted(kind, n, rank, rho, seed):
     return make_sensing(n, n, rank, m, operator="gaussian", random_state=rng)
 
 
+def variant(method: str) -> Variant:
+    """The :data:`VARIANTS` entry of ``method``."""
+    if method not in VARIANTS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {list(VARIANTS)}.")
+    return VARIANTS[method]
+
+
 def study_params(
     method: str,
     rank: int,
@@ -99,21 +134,15 @@ def study_params(
     seed: int = 0,
     kind: str = "completion",
 ) -> dict:
-    """Per-method settings of the study (the rank is given to methods that need one; the
-    random initializations of the gradient methods are seeded by the trial's seed)."""
-    kw = {}
-    if get_method(method).needs_rank:
-        kw["rank"] = rank
-    if method in ("factorized-gd", "scaled-gd", "deep-mf"):
-        kw["random_state"] = seed
-    if method == "deep-mf":
+    """Per-method settings of the study: the table's study parameters, the true rank to
+    methods that take a target rank, the trial's seed to random starts, and the study's
+    iteration caps of deep-mf (``deep_max_iter``) and the nuclear norm (``path_max_iter``)."""
+    spec = variant(method).spec(KINDS[kind])
+    kw = spec.study_kwargs(rank=rank, random_state=seed)
+    if spec.family == "deep_mf":
         kw["max_iter"] = deep_max_iter
-    if method in ("softimpute", "nuclear-norm") and kind == "completion":
-        kw.update(SOFTIMPUTE_STUDY)
-    if method in ("softimpute", "nuclear-norm") and path_max_iter is not None:
+    if spec.family == "soft_impute" and path_max_iter is not None:
         kw["max_iter"] = path_max_iter
-    if method.startswith("irls"):
-        kw["max_iter"] = 500
     return kw
 
 
@@ -153,10 +182,8 @@ def run_trial(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", CoverageWarning)
-            res = fit_method(
-                method,
-                prob,
-                **study_params(method, rank, deep_max_iter, path_max_iter, seed, kind),
+            res = variant(method).fit(
+                prob, **study_params(method, rank, deep_max_iter, path_max_iter, seed, kind)
             )
         X = res.to_dense()
         T = P.dense_truth()
@@ -209,164 +236,6 @@ def _descending_cells(trials):
     return [(key, sorted(cells.items(), key=lambda kv: -kv[0])) for key, cells in groups.items()]
 
 
-def _frac(rows):
-    return sum(r["success"] == "True" for r in rows) / len(rows) if rows else np.nan
-
-
-def _cells(rows):
-    cells = {}
-    for r in rows:
-        key = (r["problem"], r["method"], int(r["rank"]), float(r["rho"]))
-        cells.setdefault(key, []).append(r)
-    return cells
-
-
-def coverage_limited_cells(rows, limit: float = 0.1) -> dict:
-    """``{(problem, rank, rho): fraction of seeds coverage-limited}`` above ``limit``."""
-    seen = {}
-    for r in rows:
-        if r["problem"] != "completion":
-            continue
-        key = (r["problem"], int(r["rank"]), float(r["rho"]))
-        seen.setdefault(key, {})[r["seed"]] = r["coverage_limited"] == "True"
-    out = {}
-    for key, by_seed in seen.items():
-        f = sum(by_seed.values()) / len(by_seed)
-        if f > limit:
-            out[key] = f
-    return out
-
-
-def thresholds(rows, level: float = 0.9) -> dict:
-    """``{(problem, method, rank): smallest rho from which success >= level at every larger
-    rho}`` (``None`` for never), over the rhos present."""
-    cells = _cells(rows)
-    by = {}
-    for (kind, method, rank, rho), rs in cells.items():
-        by.setdefault((kind, method, rank), []).append((rho, _frac(rs)))
-    out = {}
-    for key, pts in by.items():
-        pts.sort()
-        best = None
-        for rho, f in reversed(pts):
-            if f >= level:
-                best = rho
-            else:
-                break
-        out[key] = best
-    return out
-
-
-def write_summary(rows, path, level=0.9):
-    """A Markdown summary: thresholds per method and rank, coverage-limited cells, seeds."""
-    th = thresholds(rows, level)
-    cov = coverage_limited_cells(rows)
-    cells = _cells(rows)
-    lines = [
-        "# Phase transitions (generated by `linrfm experiment phase`)",
-        "",
-        f"Success: relative Frobenius error <= {SUCCESS:g}. Entry: the smallest rho from "
-        f"which a method succeeds in >= {level:.0%} of seeds at that rho and every larger "
-        "one present ('never' if none). factorized-gd and scaled-gd are given the true rank as "
-        "their width (start 1e-12, Armijo step); lin-RFM runs with its defaults "
-        "(completion: 'change' ridge rule two-sided; one-sided: momentum 0.7, 'decay' rule; "
-        "sensing: "
-        "'change'); SoftImpute / nuclear norm is judged at the end of its lam path "
-        "(1e-4 lam_max; completion: 10 lams, momentum, tol 1e-9 at the last lam, at most "
-        "1500 iterations per lam); deep-mf has 3 factors and an iteration cap. Completion "
-        "samples with a line observed fewer than r times are coverage-limited: recorded as "
-        "failures without running the methods. Cells absent for a method were not run "
-        "(--down-to-threshold stops below its first cell under the success level).",
-        "",
-    ]
-    for kind in sorted({k[0] for k in th}):
-        ranks = sorted({k[2] for k in th if k[0] == kind})
-        methods = sorted({k[1] for k in th if k[0] == kind})
-        n = sorted({r["n"] for r in rows if r["problem"] == kind})
-        seeds = [len(v) for k, v in cells.items() if k[0] == kind]
-        lines += [
-            f"## {kind} (n = d = {', '.join(n)}; seeds per cell: {min(seeds)}-{max(seeds)})",
-            "",
-            "| method | " + " | ".join(f"rank {r}" for r in ranks) + " |",
-            "|---|" + "---|" * len(ranks),
-        ]
-        for m in methods:
-            vals = []
-            for r in ranks:
-                v = th.get((kind, m, r))
-                vals.append("never" if v is None else f"{v:g}")
-            lines.append(f"| {m} | " + " | ".join(vals) + " |")
-        lines.append("")
-        limited = sorted(k for k in cov if k[0] == kind)
-        if limited:
-            lines.append(
-                "Coverage-limited cells (more than 10% of seeds have a row or column with "
-                "fewer than r observations): "
-                + ", ".join(f"r={k[1]} rho={k[2]:g} ({cov[k]:.0%})" for k in limited)
-            )
-            lines.append("")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return "\n".join(lines)
-
-
-def plot(rows, out_dir):
-    """One heatmap PNG per problem kind: success fraction per (rank, rho), per method."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "Plots need matplotlib: pip install linrfm[plot] (or run with --no-plot)."
-        ) from exc
-    cells = _cells(rows)
-    cov = coverage_limited_cells(rows)
-    paths = []
-    for kind in sorted({k[0] for k in cells}):
-        methods = sorted({k[1] for k in cells if k[0] == kind})
-        ranks = sorted({k[2] for k in cells if k[0] == kind})
-        rhos = sorted({k[3] for k in cells if k[0] == kind})
-        ncol = min(3, len(methods))
-        nrow = int(np.ceil(len(methods) / ncol))
-        fig, axes = plt.subplots(
-            nrow,
-            ncol,
-            figsize=(4.2 * ncol, 1.0 + 0.55 * len(ranks) * nrow + 0.6 * nrow),
-            squeeze=False,
-        )
-        for ax, m in zip(axes.ravel(), methods):
-            F = np.full((len(ranks), len(rhos)), np.nan)
-            for i, r in enumerate(ranks):
-                for j, rho in enumerate(rhos):
-                    rs = cells.get((kind, m, r, rho))
-                    if rs:
-                        F[i, j] = _frac(rs)
-            ax.imshow(F, vmin=0, vmax=1, cmap="viridis", aspect="auto", origin="lower")
-            for i, r in enumerate(ranks):
-                for j, rho in enumerate(rhos):
-                    if (kind, r, rho) in cov:
-                        ax.text(j, i, "c", ha="center", va="center", color="red", fontsize=8)
-            ax.set_title(m, fontsize=9)
-            ax.set_xticks(range(len(rhos)), [f"{x:g}" for x in rhos], fontsize=6, rotation=90)
-            ax.set_yticks(range(len(ranks)), [str(r) for r in ranks], fontsize=7)
-            ax.set_xlabel("rho", fontsize=7)
-            ax.set_ylabel("rank", fontsize=7)
-        for ax in axes.ravel()[len(methods) :]:
-            ax.axis("off")
-        fig.suptitle(
-            f"{kind}: fraction of seeds with rel. error <= {SUCCESS:g} (c: coverage-limited)",
-            fontsize=9,
-        )
-        fig.tight_layout()
-        path = os.path.join(out_dir, f"phase_{kind}.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
-
-
 def run_phase(
     out,
     *,
@@ -405,7 +274,7 @@ def run_phase(
 
     for kind in problems:
         for m in methods_for(kind):
-            get_method(m)
+            variant(m)
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, CSV_NAME)
     trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
@@ -428,7 +297,7 @@ def run_phase(
             for rho, cell in cells:
                 got = run(cell, desc=f"{kind} r={rank} {method} rho={rho:g}")
                 rows += got
-                if _frac(got) < level:
+                if success_rate(got) < level:
                     break
     summary = write_summary(rows, os.path.join(out, "summary.md"))
     if make_plots:
@@ -491,7 +360,9 @@ def register(subparsers) -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[2, 5, 10])
     p.add_argument("--rhos", type=float, nargs="+", default=None, help="default 1.0..4.0 by 0.25")
     p.add_argument("--seeds", type=int, default=10, help="seeds per cell (default 10)")
-    p.add_argument("--methods", nargs="+", default=None, help="registry names (default: all)")
+    p.add_argument(
+        "--methods", nargs="+", default=None, choices=list(VARIANTS), help="default: all"
+    )
     p.add_argument("--deep-max-iter", type=int, default=5000, help="iteration cap of deep-mf")
     p.add_argument(
         "--path-max-iter",

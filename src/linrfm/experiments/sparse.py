@@ -18,29 +18,39 @@ from collections import defaultdict
 
 import numpy as np
 
-from ._runner import read_rows, run_grid
+from ..methods import Variant
+from ._runner import pyplot, read_rows, run_grid
 
 __all__ = ["register", "METHODS", "run_method", "thresholds", "run_study"]
 
 SUCCESS = 1e-3
-# method name -> (label, family, parameter)
-METHODS = {
-    "rfm-0.25": ("lin-RFM a=1/4", "rfm", 0.25),
-    "rfm-0.5": ("lin-RFM a=1/2", "rfm", 0.5),
-    "rfm-1": ("lin-RFM a=1", "rfm", 1.0),
-    "irls-0": ("IRLS-p p=0", "irls", 0.0),
-    "irls-0.5": ("IRLS-p p=0.5", "irls", 0.5),
-    "irls-1": ("IRLS-p p=1", "irls", 1.0),
-    "lasso-cv": ("Lasso (5-fold CV)", "lasso-cv", None),
-    "lasso-path": ("Lasso (path end, 1e-4 lmax)", "lasso-path", None),
-    "omp": ("OMP", "omp", None),
-    "net-2": ("diagonal net L=2", "net", 2),
-    "net-3": ("diagonal net L=3", "net", 3),
-}
 # Initialization of the diagonal networks, relative to the data's scale of beta (see
 # linrfm.solvers.diagonal_net): the better of 1e-4, 1e-8 and 1e-12 for each depth in a
 # pilot at n = 250 and 400 (d = 1000, k = 20, seed 0; benchmarks/README.md).
 NET_INIT = {2: 1e-8, 3: 1e-4}
+# The study's methods: the key is the ``method`` of the CSV rows (never change its meaning).
+METHODS = {
+    "rfm-0.25": Variant("lin_rfm_regress", {"alpha": 0.25}, "lin-RFM a=1/4"),
+    "rfm-0.5": Variant("lin_rfm_regress", {"alpha": 0.5}, "lin-RFM a=1/2"),
+    "rfm-1": Variant("lin_rfm_regress", {"alpha": 1.0}, "lin-RFM a=1"),
+    "irls-0": Variant("irls_regress", {"p": 0.0}, "IRLS-p p=0"),
+    "irls-0.5": Variant("irls_regress", {"p": 0.5}, "IRLS-p p=0.5"),
+    "irls-1": Variant("irls_regress", {"p": 1.0}, "IRLS-p p=1"),
+    # LassoCV with scikit-learn's tol; the path end with tol 1e-7, well below the 1e-3
+    # criterion, and 1,000 epochs per lambda capping the slow, failing small-n fits
+    "lasso-cv": Variant("lasso_regress", {"cv": 5, "tol": 1e-4}, "Lasso (5-fold CV)"),
+    "lasso-path": Variant("lasso_regress", {}, "Lasso (path end, 1e-4 lmax)"),
+    # noiseless: OMP stops when the residual vanishes (no sparsity level is given)
+    "omp": Variant("omp_regress", {}, "OMP"),
+    "net-2": Variant(
+        "diagonal_net_regress", {"depth": 2, "init_scale": NET_INIT[2]}, "diagonal net L=2"
+    ),
+    "net-3": Variant(
+        "diagonal_net_regress", {"depth": 3, "init_scale": NET_INIT[3]}, "diagonal net L=3"
+    ),
+}
+# the plot's line style per method
+STYLES = {"lin_rfm": "-", "irls": "--", "lasso": ":", "omp": "-."}
 
 
 def _problem(n, d, k, seed):
@@ -50,44 +60,20 @@ def _problem(n, d, k, seed):
     return make_sparse_regression(n, d, k, random_state=rng)
 
 
-def run_method(method: str, X, y, *, max_iter: int = 300, net_max_iter: int = 3000):
-    """Fit ``method`` (a key of :data:`METHODS`) to ``(X, y)``; returns (coef, n_iter)."""
-    from sklearn.linear_model import LassoCV, OrthogonalMatchingPursuit, lasso_path
+def run_method(method: str, X, y, *, max_iter=None, net_max_iter=None):
+    """Fit ``method`` (a key of :data:`METHODS`) to ``(X, y)``; returns (coef, n_iter).
 
-    from ..solvers.diagonal_net import diagonal_net
-    from ..solvers.irls_vector import irls_p
-    from ..solvers.linrfm_sparse import lin_rfm_sparse
-
-    _, family, par = METHODS[method]
-    n = X.shape[0]
-    if family == "rfm":
-        r = lin_rfm_sparse(X, y, alpha=par, max_iter=max_iter)
-        return r.coef, r.n_iter
-    if family == "irls":
-        r = irls_p(X, y, p=par, max_iter=max_iter)
-        return r.coef, r.n_iter
-    if family == "net":
-        r = diagonal_net(X, y, depth=par, init_scale=NET_INIT[par], max_iter=net_max_iter)
-        return r.coef, r.n_iter
-    if family == "lasso-cv":
-        m = LassoCV(cv=5, alphas=30, fit_intercept=False)
-        m.fit(X, y)
-        return m.coef_, int(m.n_iter_)
-    if family == "lasso-path":
-        lmax = float(np.max(np.abs(X.T @ y))) / n
-        alphas = np.geomspace(lmax, 1e-4 * lmax, 30)
-        # warm-started path; tol 1e-7 keeps the optimization error well below the 1e-3
-        # criterion, and 1,000 epochs per lambda cap the slow, failing small-n fits
-        _, coefs, _, n_iters = lasso_path(
-            X, y, alphas=alphas, max_iter=1000, tol=1e-7, return_n_iter=True
-        )
-        return coefs[:, -1], int(np.sum(n_iters))
-    if family == "omp":
-        # noiseless: stop when the residual vanishes (no sparsity level is given)
-        m = OrthogonalMatchingPursuit(tol=1e-12 * float(y @ y), fit_intercept=False)
-        m.fit(X, y)
-        return m.coef_, int(m.n_iter_)
-    raise ValueError(f"unknown method {method!r}")  # pragma: no cover
+    ``max_iter`` caps lin-RFM and IRLS-p, ``net_max_iter`` the diagonal networks (None:
+    the table's study parameters).
+    """
+    var = METHODS[method]
+    spec = var.spec("regress")
+    kw = spec.study_kwargs()
+    cap = net_max_iter if spec.family == "diagonal_net" else max_iter
+    if spec.iterative and cap is not None:
+        kw["max_iter"] = cap
+    res = var.fit((X, y), **kw)
+    return res.coef, res.n_iter
 
 
 def _trial(params, max_iter, net_max_iter):
@@ -129,31 +115,22 @@ def thresholds(rows, methods, level: float = 0.9) -> dict:
 
 
 def _plot(rows, methods, path, title):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "The sparse study's plot needs matplotlib: pip install linrfm[plot]"
-        ) from exc
+    plt = pyplot()
     rate = defaultdict(list)
     errs = defaultdict(list)
     for r in rows:
         rate[(r["method"], int(r["n"]))].append(int(r["success"]))
         errs[(r["method"], int(r["n"]))].append(float(r["rel_error"]))
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    styles = {"rfm": "-", "irls": "--", "lasso-cv": ":", "lasso-path": ":", "omp": "-."}
     for i, m in enumerate(methods):
         ns = sorted(n for (mm, n) in rate if mm == m)
         if not ns:
             continue
-        label, family, _ = METHODS[m]
+        label, family = METHODS[m].label, METHODS[m].spec("regress").family
         seeds = sorted({len(rate[(m, n)]) for n in ns})
         count = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
         kw = dict(
-            linestyle=styles.get(family, (0, (1, 1))),
+            linestyle=STYLES.get(family, (0, (1, 1))),
             marker="o",
             ms=3,
             color=plt.cm.tab20(list(METHODS).index(m) * 2 % 20 + (1 if i >= 10 else 0)),
@@ -186,8 +163,8 @@ def run_study(
     seeds=range(20),
     methods=tuple(METHODS),
     out="sparse-results",
-    max_iter=300,
-    net_max_iter=3000,
+    max_iter=None,
+    net_max_iter=None,
     progress=True,
     plot=True,
     run=True,
@@ -235,7 +212,7 @@ def run_study(
         writer = csv.writer(fh)
         writer.writerow(["method", "label", "n_90"])
         for m in methods:
-            writer.writerow([m, METHODS[m][0], thr[m] if thr[m] is not None else "never"])
+            writer.writerow([m, METHODS[m].label, thr[m] if thr[m] is not None else "never"])
     if plot and rows:
         _plot(rows, methods, os.path.join(out, "sparse.png"), f"d={d}, k={k}, no noise")
     return rows, thr
@@ -244,7 +221,7 @@ def run_study(
 def _cmd(args) -> int:
     if args.quick:
         d, k, ns, seeds = 100, 5, [20, 40, 60], range(2)
-        net_max_iter = min(args.net_max_iter, 500)
+        net_max_iter = min(args.net_max_iter or 500, 500)
     else:
         d, k = args.d, args.k
         ns = range(args.n_min, args.n_max + 1, args.n_step)
@@ -266,14 +243,12 @@ def _cmd(args) -> int:
     print(f"{len(rows)} runs in {os.path.join(args.out, 'sparse.csv')}")
     print("smallest n with >= 90% success there and at every larger n:")
     for m in args.methods:
-        print(f"  {METHODS[m][0]:<30} {thr[m] if thr[m] is not None else 'never'}")
+        print(f"  {METHODS[m].label:<30} {thr[m] if thr[m] is not None else 'never'}")
     return 0
 
 
 def register(subparsers) -> None:
     """Add ``sparse`` to the ``linrfm experiment`` subcommands."""
-    from ..solvers.linrfm_sparse import lin_rfm_sparse  # noqa: F401  (fail early if broken)
-
     p = subparsers.add_parser(
         "sparse",
         help="sample complexity of sparse regression: lin-RFM vs IRLS-p, Lasso, OMP, "
@@ -296,9 +271,11 @@ def register(subparsers) -> None:
         choices=list(METHODS),
         help="methods (default all)",
     )
-    p.add_argument("--max-iter", type=int, default=300, help="lin-RFM / IRLS-p iterations")
     p.add_argument(
-        "--net-max-iter", type=int, default=3000, help="diagonal-network GD steps (default 3000)"
+        "--max-iter", type=int, default=None, help="lin-RFM / IRLS-p iterations (default 300)"
+    )
+    p.add_argument(
+        "--net-max-iter", type=int, default=None, help="diagonal-network GD steps (default 3000)"
     )
     p.add_argument("--out", default="sparse-results", help="output directory")
     p.add_argument("--quick", action="store_true", help="tiny grid (d=100, k=5), a smoke test")

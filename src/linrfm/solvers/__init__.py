@@ -1,28 +1,44 @@
-"""Solvers: one algorithm per module, each a plain function returning a result object."""
+"""Solvers: one algorithm per module, each a plain function returning a result object.
 
-from .deep_linear import deep_matrix_factorization
-from .diagonal_net import diagonal_net
+Names are ``{method}_{problem}``; the old names of renamed functions still resolve, with a
+DeprecationWarning (:mod:`linrfm._deprecated`).
+"""
+
+from .._deprecated import module_getattr
 from .factorized_gd import factorized_gd
 from .irls import irls_complete, irls_sense
-from .irls_vector import irls_p
 from .linrfm import kernel_power, lin_rfm_complete, lin_rfm_plan
-from .linrfm_sparse import lin_rfm_sparse
-from .nuclear import nuclear_norm_sense
 from .sensing import lin_rfm_sense
-from .softimpute import soft_impute
+
+# isort: split
+# --- TEMPORARY until the solver ports merge: bind the new names to the old functions ------
+from .deep_linear import deep_matrix_factorization as deep_mf
+from .diagonal_net import diagonal_net as diagonal_net_regress
+from .irls_vector import irls_p as irls_regress
+from .linrfm_sparse import lin_rfm_sparse as lin_rfm_regress
+from .nuclear import nuclear_norm_sense as soft_impute_sense
+from .softimpute import soft_impute as soft_impute_complete
+
+# --- end TEMPORARY -------------------------------------------------------------------------
+
+# Importing the submodule diagonal_net bound its name here; the old public name
+# ``diagonal_net`` means the (deprecated) function, served by __getattr__.
+globals().pop("diagonal_net", None)
 
 __all__ = [
     "lin_rfm_complete",
     "lin_rfm_plan",
     "kernel_power",
     "lin_rfm_sense",
-    "lin_rfm_sparse",
+    "lin_rfm_regress",
     "irls_complete",
     "irls_sense",
-    "irls_p",
-    "soft_impute",
-    "nuclear_norm_sense",
+    "irls_regress",
+    "soft_impute_complete",
+    "soft_impute_sense",
     "factorized_gd",
-    "deep_matrix_factorization",
-    "diagonal_net",
+    "deep_mf",
+    "diagonal_net_regress",
 ]
+
+__getattr__ = module_getattr(__name__)
