@@ -115,10 +115,10 @@ def run_one(args):
             time_limit_hit=secs > args.limit,
         )
     elif args.method == "softimpute":
-        from linrfm.solvers.softimpute import soft_impute
+        from linrfm.solvers import soft_impute_complete
 
         start = time.perf_counter()
-        res = soft_impute(P.problem)
+        res = soft_impute_complete(P.problem)
         rec.update(seconds=time.perf_counter() - start, n_iter=res.n_iter)
         rec["rel_error"] = err(res.predict(rows, cols))
     elif args.method == "irls":

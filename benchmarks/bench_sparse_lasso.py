@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.linear_model import Lasso
 
 from linrfm.datasets import make_sparse_regression
-from linrfm.solvers.linrfm_sparse import lin_rfm_sparse
+from linrfm.solvers import lin_rfm_regress
 
 
 def main(argv=None):
@@ -43,7 +43,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        res = lin_rfm_sparse(X, y, alpha=0.5)
+        res = lin_rfm_regress(X, y, alpha=0.5)
     t_rfm = time.perf_counter() - t0
     note = f"{res.n_iter} iterations" + (", ConvergenceWarning" if w else "")
     rows.append(("lin-RFM a=1/2 (defaults)", t_rfm, P.rel_error(res.coef), note))

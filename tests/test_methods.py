@@ -32,7 +32,7 @@ from linrfm.solvers import soft_impute_complete, soft_impute_sense
 def test_every_entry_is_a_public_function_named_method_problem():
     for name, spec in METHODS.items():
         assert spec.name == name and spec.problems and set(spec.problems) <= set(PROBLEMS)
-        assert callable(spec.function) and spec.function.__name__ in (name, *_old(name))
+        assert callable(spec.function) and spec.function.__name__ == name
         if len(spec.problems) == 1 and spec.problems[0] != "factor":
             assert name.endswith("_" + spec.problems[0]) or not spec.iterative, name
         if spec.problems[0] != "factor":
@@ -41,13 +41,6 @@ def test_every_entry_is_a_public_function_named_method_problem():
             assert spec.estimator_class.__name__ == spec.estimator
         assert set(spec.study_params) <= set(spec.parameters), name
         assert set(spec.trial) <= set(spec.parameters), name
-
-
-def _old(name):
-    # TEMPORARY until the solver ports merge: the functions still carry their old names
-    from linrfm._deprecated import RENAMED
-
-    return [old for old, new in RENAMED.items() if new == name]
 
 
 def test_list_methods_by_problem():

@@ -239,7 +239,7 @@ def test_parameters_reach_the_solvers(monkeypatch):
         return wrapped
 
     monkeypatch.setattr(mod, "lin_rfm_complete", spy("lin", mod.lin_rfm_complete))
-    monkeypatch.setattr(mod, "soft_impute", spy("si", mod.soft_impute))
+    monkeypatch.setattr(mod, "soft_impute_complete", spy("si", mod.soft_impute_complete))
     t = read_ratings(_noisy_table(5, n=15, d=10)[0], "user", "item", "r")
     RatingsCompleter(alpha=1.0, variant="one-sided", lams=(2.0, 5.0), max_iter=3).fit(t)
     assert [c["lam"] for c in calls["lin"][:2]] == [2.0, 5.0]

@@ -16,7 +16,7 @@ from .._validation import check_option, check_random_state, check_scalar
 from ..io import Ratings, _lookup
 from ..problems import CoverageWarning, MatrixCompletion
 from ..solvers.linrfm import lin_rfm_complete
-from ..solvers.softimpute import lambda_max, soft_impute
+from ..solvers.softimpute import lambda_max, soft_impute_complete
 from . import persist
 from .biases import BIASES, fit_biases
 from .model import RatingsModel
@@ -297,7 +297,7 @@ class RatingsCompleter(BaseEstimator):
         with warnings.catch_warnings():
             # a path point that has not met tol is still a usable warm start
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return soft_impute(
+            return soft_impute_complete(
                 prob,
                 n_lams=n_lams,
                 lam_ratio=min(1.0, lam_end / lam_max),

@@ -5,21 +5,17 @@ DeprecationWarning (:mod:`linrfm._deprecated`).
 """
 
 from .._deprecated import module_getattr
+from .deep_linear import deep_mf
+from .diagonal_net import diagonal_net_regress
 from .factorized_gd import factorized_gd
 from .irls import irls_complete, irls_sense
+from .irls_regress import irls_regress
 from .linrfm import kernel_power, lin_rfm_complete, lin_rfm_plan
+from .linrfm_regress import lin_rfm_regress
+from .nuclear import soft_impute_sense
 from .sensing import lin_rfm_sense
+from .softimpute import soft_impute_complete
 
-# isort: split
-# --- TEMPORARY until the solver ports merge: bind the new names to the old functions ------
-from .deep_linear import deep_matrix_factorization as deep_mf
-from .diagonal_net import diagonal_net as diagonal_net_regress
-from .irls_vector import irls_p as irls_regress
-from .linrfm_sparse import lin_rfm_sparse as lin_rfm_regress
-from .nuclear import nuclear_norm_sense as soft_impute_sense
-from .softimpute import soft_impute as soft_impute_complete
-
-# --- end TEMPORARY -------------------------------------------------------------------------
 
 # Importing the submodule diagonal_net bound its name here; the old public name
 # ``diagonal_net`` means the (deprecated) function, served by __getattr__.
