@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-import linrfm.solvers.linrfm as L
+import linrfm.solvers.linrfm.kernel as kernel_module
 from linrfm import ModelFitError, make_completion
 from linrfm.solvers.linrfm import (
     eig_power,
@@ -94,7 +94,7 @@ def test_eigen_path_agrees_with_svd_free(alpha, variant, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fast = lin_rfm_complete(P.problem, **kw).to_dense()
-        monkeypatch.setattr(L, "kernel_power", eig_power)
+        monkeypatch.setattr(kernel_module, "kernel_power", eig_power)
         slow = lin_rfm_complete(P.problem, **kw).to_dense()
     np.testing.assert_allclose(slow, fast, rtol=0, atol=1e-8 * np.abs(fast).max())
 
@@ -157,7 +157,7 @@ def test_convergence_warning_when_max_iter_hit():
 
 def test_nan_iterate_raises(monkeypatch):
     P = planted(20, 15, 1, 3.0, 0)
-    monkeypatch.setattr(L, "kernel_power", lambda G, a: G * np.nan)
+    monkeypatch.setattr(kernel_module, "kernel_power", lambda G, a: G * np.nan)
     with pytest.raises(ModelFitError, match="NaN or inf"):
         lin_rfm_complete(P.problem)
 
@@ -265,3 +265,30 @@ def test_empty_rows_and_columns_do_not_crash():
         dense = res.to_dense()
         assert np.all(np.isfinite(dense))
         np.testing.assert_array_equal(res.predict([3, 3], [0, 5]), [0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(variant="two-sided"),
+        dict(variant="one-sided", agop="dense", momentum=0.7),
+        dict(variant="one-sided", agop="sparse", momentum=0.7),
+        dict(variant="two-sided", lam_rule="holdout", random_state=2),
+    ],
+    ids=["dense-two-sided", "dense-one-sided-momentum", "sparse-agop", "holdout"],
+)
+def test_resume_from_a_checkpoint_equals_the_uninterrupted_fit(kw):
+    P = planted(60, 50, 2, 3.0, 0)
+    saved = []
+    full = lin_rfm_complete(P.problem, checkpoint=saved.append, **kw)
+    assert full.converged and [c.n_iter for c in saved] == list(range(1, full.n_iter + 1))
+    for k in (1, full.n_iter // 2):
+        res = lin_rfm_complete(P.problem, resume=saved[k - 1], **kw)
+        assert (res.n_iter, res.converged) == (full.n_iter, full.converged)
+        assert res.history == full.history
+        assert res.params == full.params
+        np.testing.assert_array_equal(res.to_dense(), full.to_dense())
+    # a checkpoint is of one engine: another one refuses it
+    other = dict(variant="one-sided", agop="sparse") if kw["variant"] == "two-sided" else {}
+    with pytest.raises(ValueError, match="resume holds a checkpoint of"):
+        lin_rfm_complete(P.problem, resume=saved[0], **other)

@@ -8,9 +8,10 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from linrfm import make_completion
-from linrfm.solvers import _rowsolve
-from linrfm.solvers._rowsolve import LineSolver, _batched_spd_solve, sparse_dense_matmul
+from linrfm.backend import batched_spd_solve, numpy_ops, sparse_dense_matmul
+from linrfm.solvers._rowsolve import LineSolver
 from linrfm.solvers.linrfm import eig_power, lin_rfm_complete, lin_rfm_plan
+from linrfm.solvers.linrfm import plan as plan_module
 
 
 def planted(n, d, r, rho, seed, **kw):
@@ -85,11 +86,9 @@ def test_sparse_and_dense_histories_agree():
 
 
 def test_sparse_path_measures_change_on_a_row_sample(monkeypatch):
-    import linrfm.solvers.linrfm as L
-
     P = planted(120, 30, 2, 3.0, 1)
     dense = run(P.problem, variant="one-sided", agop="dense", max_iter=5)
-    monkeypatch.setattr(L, "_CHANGE_SAMPLE", 60)
+    monkeypatch.setattr(plan_module, "CHANGE_SAMPLE", 60)
     sparse = run(P.problem, variant="one-sided", agop="sparse", max_iter=5)
     # same iterates (fixed ridge), the change estimated from half of the rows
     np.testing.assert_allclose(sparse.to_dense(), dense.to_dense(), atol=1e-10)
@@ -176,10 +175,8 @@ def test_float32_tracks_float64():
 
 @pytest.fixture(params=["batched", "posv"])
 def solve_path(request, monkeypatch):
-    import linrfm.solvers._rowsolve as R
-
     if request.param == "posv":
-        monkeypatch.setattr(R, "_POSV_MIN", 1)
+        monkeypatch.setattr(numpy_ops, "_POSV_MIN", 1)
     return request.param
 
 
@@ -191,7 +188,7 @@ def test_singular_blocks_fall_back_to_least_squares(solve_path, singular_blocks)
     v = sb.v
     Kb = np.stack([np.outer(v[:3], v[:3]), np.eye(3)])
     rhs = np.stack([v[:3], np.ones(3)])
-    sol = _batched_spd_solve(Kb, rhs)
+    sol = batched_spd_solve(Kb, rhs)
     np.testing.assert_allclose(np.einsum("mij,mj->mi", Kb, sol), rhs, atol=1e-10)
 
 
@@ -286,7 +283,7 @@ def test_generator_never_builds_the_matrix():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_threaded_products_and_solves_equal_the_serial_ones(seed, monkeypatch):
     # no size below which work stays on the calling thread: a small problem takes the pool
-    monkeypatch.setattr(_rowsolve, "_PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(numpy_ops, "_PARALLEL_MIN_FLOPS", 0)
     rng = np.random.default_rng(seed)
     P = make_completion(300, 240, 3, 9000, random_state=seed)
     prob = P.problem

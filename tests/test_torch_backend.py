@@ -15,12 +15,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 torch = pytest.importorskip("torch")
 
-import linrfm.solvers.linrfm as L  # noqa: E402
+import linrfm.solvers.linrfm.kernel as kernel_module  # noqa: E402
 from linrfm import LinRFMCompleter, make_completion  # noqa: E402
+from linrfm.backend import TorchOps  # noqa: E402
 from linrfm.results import ModelFitError  # noqa: E402
-from linrfm.solvers._backend import TorchOps  # noqa: E402
 from linrfm.solvers._rowsolve import LineSolver  # noqa: E402
 from linrfm.solvers.linrfm import lin_rfm_complete  # noqa: E402
+from linrfm.solvers.linrfm import plan as plan_module  # noqa: E402
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -50,8 +51,7 @@ def iterates(X, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = lin_rfm_complete(X, callback=cb, **kw)
-    if len(seen) < res.n_iter:  # a converged last iteration returns before the callback
-        seen.append(res.to_dense())
+    assert len(seen) == res.n_iter  # the callback sees every iteration, the last included
     return seen, res
 
 
@@ -203,7 +203,7 @@ def test_sparse_agop_agrees_with_numpy(device, alpha, sampled, monkeypatch):
     # the coefficient AGOP path (no dense iterate); 'sampled' measures the change on a
     # row sample, as for n > 8192
     if sampled:
-        monkeypatch.setattr(L, "_CHANGE_SAMPLE", 12)
+        monkeypatch.setattr(plan_module, "CHANGE_SAMPLE", 12)
     P = planted(36, 36, 2, 3.0, 0)
     kw = dict(alpha=alpha, variant="one-sided", agop="sparse", max_iter=8, tol=1e-12)
     ref, ref_res = iterates(P.problem, **kw)
@@ -239,7 +239,7 @@ def test_convergence_warning_and_nan_error_on_torch(device, monkeypatch):
     with pytest.warns(ConvergenceWarning, match="max_iter=2 iterations.*tol=1e-06"):
         res = lin_rfm_complete(P.problem, max_iter=2, device=device)
     assert not res.converged and res.n_iter == 2
-    monkeypatch.setattr(L, "kernel_power", lambda G, a: G * np.nan)
+    monkeypatch.setattr(kernel_module, "kernel_power", lambda G, a: G * np.nan)
     with pytest.raises(ModelFitError, match="NaN or inf"):
         lin_rfm_complete(P.problem, device=device)
 
@@ -273,3 +273,17 @@ def test_n_threads_limits_torch_threads_during_the_fit():
         )
     assert seen == [2, 2, 2]
     assert torch.get_num_threads() == before == 1
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("agop", ["dense", "sparse"])
+def test_resume_from_a_checkpoint_on_torch(device, agop):
+    P = planted(40, 30, 2, 3.0, 0)
+    kw = dict(variant="one-sided", agop=agop, max_iter=12, device=device)
+    saved = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = lin_rfm_complete(P.problem, checkpoint=saved.append, **kw)
+        res = lin_rfm_complete(P.problem, resume=saved[5], **kw)
+    assert res.n_iter == full.n_iter == 12 and res.history == full.history
+    np.testing.assert_array_equal(res.to_dense(), full.to_dense())

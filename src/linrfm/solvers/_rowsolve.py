@@ -8,70 +8,24 @@ observations and padded to the bucket's size. A padded slot points at an extra i
 not touch the real unknowns. Each bucket is solved in batched calls of bounded size, so the
 gathered blocks never take more than ``max_block_elements`` numbers at once.
 
-The batches, and the rows of the sparse x dense products, are shared out over as many
-threads as BLAS may use (``threadpoolctl``; ``OPENBLAS_NUM_THREADS=1`` or
-``threadpool_limits(1)`` keeps everything on one core): NumPy's gathers, LAPACK and
-SciPy's sparse kernels release the GIL, so the threads run in parallel.
+The batches are shared out over as many threads as BLAS may use on the NumPy backend
+(:mod:`linrfm.backend`, which this module uses and which knows nothing of it).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import get_lapack_funcs
 
-from ._backend import NUMPY
+from ..backend import NUMPY, parallel_map, worth_threading
 
 __all__ = ["LineSolver"]
 
 # Bucket sizes grow geometrically: few buckets (each costs one batched call) and little
 # padding (a padded block costs (c / c_true)^3 more to factor).
 _BUCKET_GROWTH = 1.25
-# Blocks at least this large are solved one LAPACK Cholesky call each (see below).
-_POSV_MIN = 32
 # Upper bound on the numbers gathered into one batch of blocks (32 MiB in float64).
 _MAX_BLOCK_ELEMENTS = 2**22
-
-
-# Below this many multiply-adds a product or a set of solves stays on the calling thread:
-# on the canonical 500 x 500 problem (~1e7 per half-step) a pool made the fit 1.4x slower
-# with 2 threads (3.6 s against 2.6 s), while the 5,000^2 problem (~1e10) gains ~1.9x.
-_PARALLEL_MIN_FLOPS = 100_000_000
-
-
-def blas_threads() -> int:
-    """Number of threads the BLAS libraries may use now (1 when none is found)."""
-    from threadpoolctl import threadpool_info
-
-    counts = [int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"]
-    return max(1, min(counts)) if counts else 1
-
-
-def _parallel_map(fn, items, n_workers):
-    if n_workers <= 1 or len(items) <= 1:
-        return [fn(it) for it in items]
-    with ThreadPoolExecutor(max_workers=min(n_workers, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
-def sparse_dense_matmul(A: sp.csr_matrix, M: np.ndarray, n_workers: int = 1) -> np.ndarray:
-    """``A @ M`` for CSR ``A`` and dense ``M``, its rows split over ``n_workers`` threads."""
-    n = A.shape[0]
-    if n_workers <= 1 or A.nnz * M.shape[1] < _PARALLEL_MIN_FLOPS or n < 2 * n_workers:
-        return np.asarray(A @ M)
-    out = np.empty((n, M.shape[1]), dtype=np.result_type(A.dtype, M.dtype))
-    # split at equal numbers of nonzeros, so every thread gets the same work
-    cuts = np.searchsorted(A.indptr, np.linspace(0, A.nnz, n_workers + 1)[1:-1])
-    bounds = list(zip(np.r_[0, cuts], np.r_[cuts, n]))
-
-    def part(b):
-        lo, hi = b
-        out[lo:hi] = A[lo:hi] @ M
-
-    _parallel_map(part, bounds, n_workers)
-    return out
 
 
 def _bucket_edges(max_count: int) -> np.ndarray:
@@ -97,8 +51,8 @@ class LineSolver:
     max_block_elements : int, optional
         Largest number of kernel entries gathered for one batched solve.
     ops : backend, optional
-        Array backend of the kernels and coefficients (``_backend.NUMPY`` by default, or a
-        ``_backend.TorchOps``); the structure above is always given as NumPy arrays.
+        Array backend of the kernels and coefficients (``linrfm.backend.NUMPY`` by default,
+        or a ``linrfm.backend.TorchOps``); the structure above is always given as NumPy arrays.
     """
 
     def __init__(
@@ -205,8 +159,8 @@ class LineSolver:
             coef[pos] = ops.spd_solve(Kb, y_ext[pos])
 
         # torch parallelizes inside its own kernels; the pool is for NumPy/LAPACK
-        threaded = ops.threaded_solves and self._solve_flops >= _PARALLEL_MIN_FLOPS
-        _parallel_map(solve_batch, self._batches_x, self.n_workers if threaded else 1)
+        threaded = ops.threaded_solves and worth_threading(self._solve_flops)
+        parallel_map(solve_batch, self._batches_x, self.n_workers if threaded else 1)
         coef[-1] = 0
         return coef[:-1]
 
@@ -229,34 +183,19 @@ class LineSolver:
     def gram(self, coef: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
         """``A^T A2`` (dense, width x width) for ``A = coef_matrix(coef)`` and
         ``A2 = coef_matrix(other)`` (``A`` itself when ``other`` is None)."""
-        return self.ops.gram(self, coef, other)
-
-
-def _batched_spd_solve(Kb: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve a stack of symmetric positive (semi-)definite systems ``Kb x = rhs``.
-
-    Small blocks go through numpy's batched LU solve; blocks of size ``_POSV_MIN`` and more
-    through LAPACK's Cholesky solver ``posv``, one call per block (half the flops of LU,
-    and the per-call overhead is negligible at that size: 1.4-1.7x faster, measured). When
-    a block is numerically singular (``lam = 0`` with a rank-deficient kernel) it falls
-    back to the minimum-norm least-squares solution (a pseudo-inverse), which stays correct
-    for consistent systems.
-    """
-    m, c = rhs.shape
-    if c >= _POSV_MIN:
-        (posv,) = get_lapack_funcs(("posv",), (Kb,))
-        out = np.empty_like(rhs)
-        for k in range(m):
-            # the block is symmetric: its transpose is the Fortran-ordered view LAPACK wants
-            _, x, info = posv(Kb[k].T, rhs[k], lower=1)
-            if info != 0 or not np.all(np.isfinite(x)):
-                x = np.linalg.pinv(Kb[k], hermitian=True) @ rhs[k]
-            out[k] = x
-        return out
-    try:
-        sol = np.linalg.solve(Kb, rhs[..., None])[..., 0]
-        if np.all(np.isfinite(sol)):
-            return sol
-    except np.linalg.LinAlgError:
-        pass
-    return (np.linalg.pinv(Kb, hermitian=True) @ rhs[..., None])[..., 0]
+        ops = self.ops
+        if ops.sparse_products:
+            A = self.coef_matrix(coef)
+            return ops.sparse_gram(A, A if other is None else self.coef_matrix(other))
+        # the sum over lines of the outer products of their coefficients, scattered block
+        # by block into the padded kernel's shape
+        w = self.width
+        S = ops.zeros((w + 1) ** 2, coef.dtype)
+        c_ext = ops.append_zero(coef)
+        o_ext = c_ext if other is None else ops.append_zero(other)
+        for pos in self._batches_x:
+            u, v = c_ext[pos], o_ext[pos]
+            ops.index_add(
+                S, self._flat(pos).reshape(-1), (u[:, :, None] * v[:, None, :]).reshape(-1)
+            )
+        return S.reshape(w + 1, w + 1)[:w, :w]

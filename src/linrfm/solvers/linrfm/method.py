@@ -1,0 +1,137 @@
+"""What every lin-RFM engine shares as a :class:`~linrfm.iteration.Method`: the ridge
+schedule, the window stop, the 'holdout' rule and the result object.
+
+An engine (:mod:`.engines`) holds the iterate and implements :meth:`LinRFM.advance`, one
+iteration at a given relative ridge returning the relative change of the iterate.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ...iteration import Method, Schedule, Stop
+from ...results import KernelResult
+from .._driver import WINDOW
+
+__all__ = ["LinRFM", "ridge_schedule", "transposed"]
+
+
+def ridge_schedule(lam_rule: str, lam: float, lam_min: float, tol: float) -> Schedule:
+    """The relative ridge as a :class:`Schedule` for a resolved ``lam_rule``.
+
+    'change' (and 'holdout', fed the validation error instead of the change) follows the
+    signal down to ``lam_min``; 'decay' divides by 10 down to ``max(lam_min, tol)``. Both
+    count as settled once at ``max(tol, lam_min)``; 'fixed' always is.
+    """
+    if lam_rule == "fixed":
+        return Schedule(lam, "fixed", floor=lam_min)
+    if lam_rule == "decay":
+        return Schedule(lam, "decay", floor=max(lam_min, tol), settle=tol)
+    return Schedule(lam, "change", floor=lam_min, settle=tol)
+
+
+def transposed(res: KernelResult) -> KernelResult:
+    """The same KernelResult read as the transposed matrix."""
+    out = KernelResult(**{f: getattr(res, f) for f in res.__dataclass_fields__})
+    out.shape = tuple(res.shape)[::-1]
+    out.side = "col" if res.side == "row" else "row"
+    return out
+
+
+class LinRFM(Method):
+    """lin-RFM on one completion problem (possibly the transposed one).
+
+    Parameters
+    ----------
+    prob : MatrixCompletion
+        The (training) observations, already on the side the kernel is built for.
+    ridge : Schedule
+        The relative ridge. Each step updates it first with the previous step's signal
+        (the relative change, or the validation error for 'holdout'), so the window stop
+        judges the ridge the quiet steps were taken with.
+    tol : float
+        The window stop's threshold on the relative change.
+    replace, ops :
+        As in :func:`lin_rfm_complete`; ``ops`` is the array backend.
+    transpose : bool
+        ``prob`` is the transposed problem: results are read back transposed.
+    val : MatrixCompletion, optional
+        Held-out observations ('holdout'): the ridge follows their relative error, and the
+        fit stops once it has not improved for ``patience`` iterations.
+    """
+
+    name = "lin-RFM"
+    # what every engine carries: the ridge and the signal it will follow next, the
+    # holdout's best error and staleness, and the last half-step (for the result)
+    state = ("ridge", "signal", "best_val", "stale", "side", "A", "K", "lam_abs")
+
+    def __init__(self, prob, *, ridge, tol, replace, ops, transpose=False, val=None, patience=10):
+        self.shape = prob.shape
+        self.replace = replace
+        self.ops = ops
+        self.transpose = transpose
+        self.ridge = ridge
+        self.stop = Stop(tol, window=WINDOW, schedules=(ridge,))
+        self.signal = None
+        self.val, self.patience = val, patience
+        self.val_norm = np.linalg.norm(val.values) if val is not None else None
+        self.best_val, self.stale = np.inf, 0
+        self.side, self.A, self.K, self.lam_abs = "row", None, None, 0.0
+        self.half_steps = ()
+
+    def advance(self, lam_rel: float) -> float:
+        """One iteration at the relative ridge ``lam_rel``; the relative change."""
+        raise NotImplementedError
+
+    def values_at(self, rows, cols) -> np.ndarray:
+        """The current iterate at ``(rows, cols)`` of ``prob``'s orientation."""
+        return self.kernel_result().predict(rows, cols)
+
+    def set_workers(self, n_workers: int) -> None:
+        for hs in self.half_steps:
+            hs.solver.n_workers = n_workers
+
+    def step(self, it):
+        if self.signal is not None:
+            self.ridge.update(self.signal)
+        lam = self.ridge.value
+        change = self.advance(lam)
+        record = {"rel_change": change, "lam": lam}
+        self.signal = change
+        if self.val is not None:
+            fitted = self.values_at(self.val.rows, self.val.cols)
+            verr = float(np.linalg.norm(fitted - self.val.values) / self.val_norm)
+            record["val_rel_error"] = verr
+            if verr < self.best_val * (1 - 1e-3):
+                self.best_val, self.stale = verr, 0
+            else:
+                self.stale += 1
+            self.signal = verr
+        return record
+
+    def converged(self, history):
+        return self.stop(history) or (self.val is not None and self.stale >= self.patience)
+
+    def lam_final(self) -> float:
+        """The relative ridge the next iteration would take (a warm start's ``lam``)."""
+        ridge = copy.copy(self.ridge)
+        return ridge.update(self.signal) if self.signal is not None else ridge.value
+
+    def kernel_result(self, **kw) -> KernelResult:
+        """The current iterate as a :class:`KernelResult` of ``prob``'s orientation."""
+        return KernelResult(
+            shape=self.shape,
+            method="lin-rfm",
+            side=self.side,
+            coef=self.ops.to_scipy(self.A),
+            kernel=self.ops.to_numpy(self.K),
+            lam=self.lam_abs,
+            replace=self.replace,
+            **kw,
+        )
+
+    def result(self, n_iter, **kw):
+        res = self.kernel_result(n_iter=n_iter, **kw)
+        return transposed(res) if self.transpose else res

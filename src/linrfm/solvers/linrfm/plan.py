@@ -1,0 +1,169 @@
+"""How lin-RFM runs on a problem: the variant, the side of the kernel and the AGOP path,
+chosen by a cost model (seconds per iteration from operation counts) under a memory budget."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._validation import check_option, check_scalar
+from ...problems import as_completion_problem
+
+__all__ = ["lin_rfm_plan", "plan_fit", "check_dtype", "VARIANTS", "AGOP_PATHS", "CHANGE_SAMPLE"]
+
+VARIANTS = ("auto", "one-sided", "two-sided")
+AGOP_PATHS = ("auto", "dense", "sparse")
+
+_GiB = 2**30
+# The coefficient ('sparse') AGOP path measures the relative change of the iterate on at
+# most this many rows (all rows when there are fewer: then it is exact).
+CHANGE_SAMPLE = 8192
+# Rough seconds per operation on one core, for the cost model (only ratios matter):
+# a dense matrix-product flop, a sparse-times-dense multiply-add (scipy), a sparse-sparse
+# multiply-add (scipy), a gathered kernel entry.
+_T_FLOP, _T_SPMM, _T_SPGEMM, _T_GATHER = 1 / 40e9, 0.7e-9, 15e-9, 10e-9
+
+
+def _side_cost(n_lines, width, counts):
+    """Seconds per half-step and bytes of one side (lines regressed with a width^2 kernel).
+
+    Returns a dict with the cost of the dense path (holds the n_lines x width iterate) and
+    of the coefficient path (AGOP from the solve coefficients, no dense iterate).
+    """
+    n_obs = float(np.sum(counts))
+    sq = float(np.sum(counts.astype(np.float64) ** 2))
+    solves = sq * _T_GATHER + float(np.sum(counts.astype(np.float64) ** 3)) * _T_FLOP
+    dense_t = 2.0 * n_lines * width**2 * _T_FLOP + n_obs * width * _T_SPMM + solves
+    sparse_t = 4.0 * width**3 * _T_FLOP + sq * _T_SPGEMM + solves
+    return {"dense_time": dense_t, "sparse_time": sparse_t}
+
+
+def _obs_bytes(n_obs, sum_sq, itemsize):
+    # problem arrays are the caller's; the solver adds index/pattern/padding arrays and
+    # a few coefficient vectors, plus one batch of gathered blocks
+    return n_obs * (48 + 3 * itemsize) + min(sum_sq, 2**22) * (8 + 2 * itemsize)
+
+
+def check_dtype(dtype):
+    """The working dtype (``np.float64`` or ``np.float32``) for the ``dtype`` parameter."""
+    if dtype is None:
+        return np.float64
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(
+            f"The 'dtype' parameter must be None, 'float32' or 'float64'; got {dtype!r}."
+        )
+    return dt.type
+
+
+def lin_rfm_plan(
+    X,
+    *,
+    variant: str = "auto",
+    agop: str = "auto",
+    dtype=None,
+    memory_limit: float = 2 * _GiB,
+    shape=None,
+) -> dict:
+    """How :func:`lin_rfm_complete` will run on ``X``, and what it will cost.
+
+    The variant, the side of the kernel and the AGOP path are chosen by a cost model
+    (seconds per iteration, from operation counts) under the memory budget.
+
+    Parameters
+    ----------
+    X : completion input (see :func:`lin_rfm_complete`)
+    variant : {'auto', 'one-sided', 'two-sided'}
+    agop : {'auto', 'dense', 'sparse'}
+    dtype : {None, 'float64', 'float32'}
+    memory_limit : float
+        Bytes the solver's working arrays may take.
+    shape : tuple of int, optional
+
+    Returns
+    -------
+    dict
+        ``variant``, ``side`` ('row': the kernel is d x d; 'col': one-sided on the
+        transpose, n x n kernel), ``agop`` ('dense' or 'sparse'), ``bytes`` (estimated
+        peak working memory), ``seconds_per_iter`` (model, one core) and the
+        alternatives considered (``options``).
+    """
+    prob = as_completion_problem(X, shape)
+    check_option(variant, "variant", VARIANTS)
+    check_option(agop, "agop", AGOP_PATHS)
+    check_scalar(memory_limit, "memory_limit", low=0, low_inclusive=False)
+    return plan_fit(prob, variant, agop, check_dtype(dtype), float(memory_limit))
+
+
+def _options(prob, s):
+    """Every (variant, side, agop, seconds per iteration, bytes) the solver can run."""
+    n, d = prob.shape
+    sq = max(
+        float(np.sum(prob.row_counts.astype(np.float64) ** 2)),
+        float(np.sum(prob.col_counts.astype(np.float64) ** 2)),
+    )
+    obs = _obs_bytes(prob.n_obs, sq, s)
+    rc = _side_cost(n, d, prob.row_counts)  # rows regressed, d x d kernel
+    cc = _side_cost(d, n, prob.col_counts)  # columns regressed, n x n kernel
+    options = []
+    for side, c, lines, width in (("row", rc, n, d), ("col", cc, d, n)):
+        # one-sided momentum keeps the last output too: a dense iterate, or the last
+        # coefficients with their kernel and AGOP
+        dense_bytes = 4 * n * d * s + 3 * width * width * s + obs
+        sparse_bytes = (
+            10 * width * width * s
+            + 2 * min(CHANGE_SAMPLE, lines) * width * s
+            + prob.n_obs * s
+            + obs
+        )
+        options.append(("one-sided", side, "dense", c["dense_time"], dense_bytes))
+        options.append(("one-sided", side, "sparse", c["sparse_time"], sparse_bytes))
+    two_bytes = 3 * n * d * s + 3 * max(n, d) ** 2 * s + 2 * obs
+    options.append(("two-sided", "row", "dense", rc["dense_time"] + cc["dense_time"], two_bytes))
+    return options
+
+
+def plan_fit(prob, variant, agop, dtype, memory_limit):
+    """:func:`lin_rfm_plan` on a checked :class:`~linrfm.problems.MatrixCompletion`."""
+    n, d = prob.shape
+    options = _options(prob, np.dtype(dtype).itemsize)
+    if variant != "auto":
+        options = [o for o in options if o[0] == variant]
+    if agop != "auto":
+        options = [o for o in options if o[2] == agop]
+    if not options:
+        raise ValueError(
+            f"variant={variant!r} with agop={agop!r} is not available: the two-sided "
+            "variant needs the dense iterate (agop='dense' or 'auto')."
+        )
+    fits = [o for o in options if o[4] <= memory_limit]
+    if not fits:
+        best = min(options, key=lambda o: o[4])
+        raise MemoryError(
+            f"lin-RFM on a {n} x {d} matrix with {prob.n_obs} observations needs an "
+            f"estimated {best[4] / _GiB:.2f} GiB at the least (variant={best[0]!r}, "
+            f"agop={best[2]!r}, dtype={np.dtype(dtype).name}), more than "
+            f"memory_limit={memory_limit / _GiB:.2f} GiB. Raise memory_limit, or try "
+            "dtype='float32', variant='one-sided' or agop='sparse'."
+        )
+    one = [o for o in fits if o[0] == "one-sided"]
+    two = [o for o in fits if o[0] == "two-sided"]
+    best_one = min(one, key=lambda o: o[3]) if one else None
+    # Two-sided needs ~10x fewer iterations (benchmarks/README.md): worth up to 10x the
+    # cost of one iteration.
+    if two and (best_one is None or two[0][3] <= 10 * best_one[3]):
+        pick = two[0]
+    else:
+        pick = best_one
+    return {
+        "variant": pick[0],
+        "side": pick[1],
+        "agop": pick[2],
+        "seconds_per_iter": pick[3],
+        "bytes": pick[4],
+        "options": [
+            dict(zip(("variant", "side", "agop", "seconds_per_iter", "bytes"), o)) for o in options
+        ],
+    }
