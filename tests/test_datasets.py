@@ -1,7 +1,15 @@
+import importlib
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from linrfm import make_completion
+from linrfm import datasets, make_completion
 from linrfm.datasets import sample_entries
 
 
@@ -60,3 +68,133 @@ def test_unobserved_sample_avoids_observed():
 def test_generator_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_completion(**kwargs)
+
+
+# ---------------------------------------------------------------- the package and its moves
+BASE_SRC = Path(os.environ.get("LINRFM_BASE_SRC", "/work/base/src"))
+
+
+def _draw(make_completion, sample_entries, make_sparse_regression, make_sensing, make_problem):
+    """Every generator's output for a few seeds, as ``{name: array}`` (run on old and new)."""
+    out = {}
+    for seed in (0, 1, 2):
+        p = make_completion(40, 30, 3, 300, noise=0.1, min_per_line=2, random_state=seed)
+        q = p.problem
+        for k, a in dict(rows=q.rows, cols=q.cols, values=q.values, U=p.U, V=p.V).items():
+            out[f"completion{seed}_{k}"] = a
+        rows, cols = sample_entries(50, 40, 500, min_per_line=3, random_state=seed)
+        out[f"entries{seed}"] = rows * 40 + cols
+        for kw in (dict(), dict(coef="sign", design="toeplitz", rho=0.5, noise=0.1)):
+            s = make_sparse_regression(30, 50, 4, random_state=seed, **kw)
+            key = f"sparse{seed}_{kw.get('design', 'gaussian')}"
+            out[key + "_X"], out[key + "_y"], out[key + "_coef"] = s.problem.X, s.problem.y, s.coef
+        for op in ("gaussian", "symmetric", "psd", "rank-one", "entries"):
+            t = make_sensing(6, 6, 2, 20, operator=op, noise=0.1, random_state=seed)
+            out[f"sensing{seed}_{op}_y"] = t.problem.y
+            out[f"sensing{seed}_{op}_A"] = t.problem.operator.to_matrix()
+            out[f"sensing{seed}_{op}_UV"] = t.U @ t.V.T
+        for kind in ("sensing", "completion", "bilinear", "robust", "quadratic"):
+            f = make_problem(kind, 7, 7, 2, 40, random_state=seed)
+            out[f"flat{seed}_{kind}_y"] = f.problem.y
+            out[f"flat{seed}_{kind}_A"] = f.problem.operator.to_matrix()
+            out[f"flat{seed}_{kind}_X"] = f.X
+            out[f"flat{seed}_{kind}_bad"] = f.corrupted
+    return out
+
+
+_OLD_API = """
+import sys, warnings
+import numpy as np
+import linrfm
+assert linrfm.__file__.startswith({base!r}), linrfm.__file__
+from linrfm.datasets import make_completion, sample_entries, make_sparse_regression
+from linrfm.sensing_data import make_sensing
+from linrfm.flat.problems import make_problem
+warnings.simplefilter("ignore")
+{source}
+np.savez(sys.argv[1], **_draw(make_completion, sample_entries, make_sparse_regression,
+                             make_sensing, make_problem))
+"""
+
+
+@pytest.mark.skipif(not (BASE_SRC / "linrfm").is_dir(), reason="no copy of the old code")
+def test_generators_are_bit_identical_to_the_old_code(tmp_path):
+    path = tmp_path / "old.npz"
+    code = _OLD_API.format(source=inspect.getsource(_draw), base=str(BASE_SRC))
+    env = dict(os.environ, PYTHONPATH=str(BASE_SRC))
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env, cwd=tmp_path)
+    old = np.load(path)
+    new = _draw(
+        datasets.make_completion,
+        datasets.sample_entries,
+        datasets.make_sparse_regression,
+        datasets.make_sensing,
+        datasets.make_flat_problem,
+    )
+    assert sorted(old.files) == sorted(new)
+    for key, value in new.items():
+        np.testing.assert_array_equal(value, old[key], err_msg=key, strict=True)
+
+
+def test_package_names_are_distinct_and_resolve():
+    assert len(set(datasets.__all__)) == len(datasets.__all__)
+    for name in datasets.__all__:
+        assert getattr(datasets, name) is not None
+    f = datasets.make_flat_problem("sensing", random_state=0)
+    g = datasets.make_factor_sensing(random_state=0)
+    np.testing.assert_array_equal(f.problem.y, g.problem.y)
+    assert datasets.FLAT_PROBLEM_KINDS["completion"] is datasets.make_factor_completion
+
+
+def test_relative_error_is_shared():
+    f = datasets.make_flat_problem("bilinear", 5, 4, 1, 20, random_state=0)
+    Xhat = f.X + 0.1
+    assert f.relative_error(Xhat) == datasets.relative_error(Xhat, f.X)
+
+
+@pytest.mark.parametrize(
+    "old, name, new",
+    [
+        ("linrfm.operators", "MatrixSensing", "linrfm.problems.MatrixSensing"),
+        ("linrfm.operators", "EntrySampling", "linrfm.problems.EntrySampling"),
+        ("linrfm.operators", "GaussianOperator", "linrfm.problems.GaussianOperator"),
+        ("linrfm.operators", "RankOneOperator", "linrfm.problems.RankOneOperator"),
+        ("linrfm.operators", "MeasurementOperator", "linrfm.problems.MeasurementOperator"),
+        ("linrfm.sensing_data", "make_sensing", "linrfm.datasets.make_sensing"),
+        ("linrfm.sensing_data", "PlantedSensing", "linrfm.datasets.PlantedSensing"),
+        ("linrfm.sensing_data", "relative_error", "linrfm.datasets.relative_error"),
+        ("linrfm.sensing_data", "OPERATORS", "linrfm.datasets.sensing.OPERATORS"),
+        ("linrfm.movielens", "load_movielens100k", "linrfm.datasets.load_movielens100k"),
+        ("linrfm.movielens", "movielens100k_path", "linrfm.datasets.movielens100k_path"),
+        ("linrfm.movielens", "INSTALL_HINT", "linrfm.datasets.movielens.INSTALL_HINT"),
+        ("linrfm.flat.problems", "FactorProblem", "linrfm.problems.FactorProblem"),
+        ("linrfm.flat.problems", "degrees_of_freedom", "linrfm.problems.degrees_of_freedom"),
+        ("linrfm.flat.problems", "PlantedFactorProblem", "linrfm.datasets.PlantedFactorProblem"),
+        ("linrfm.flat.problems", "PROBLEM_CLASSES", "linrfm.datasets.FLAT_PROBLEM_KINDS"),
+        ("linrfm.flat.problems", "make_problem", "linrfm.datasets.make_flat_problem"),
+        ("linrfm.flat.problems", "make_sensing", "linrfm.datasets.make_factor_sensing"),
+        ("linrfm.flat.problems", "make_completion", "linrfm.datasets.make_factor_completion"),
+        ("linrfm.flat.problems", "make_bilinear", "linrfm.datasets.make_bilinear"),
+        ("linrfm.flat.problems", "make_robust_sensing", "linrfm.datasets.make_robust_sensing"),
+        (
+            "linrfm.flat.problems",
+            "make_quadratic_sensing",
+            "linrfm.datasets.make_quadratic_sensing",
+        ),
+        ("linrfm.flat.problems", "LOSSES", "linrfm.problems.factor.LOSSES"),
+    ],
+)
+def test_old_module_warns_and_returns_the_same_object(old, name, new):
+    module = importlib.import_module(old)
+    new_module, new_name = new.rsplit(".", 1)
+    with pytest.warns(DeprecationWarning, match=re.escape(new)):
+        obj = getattr(module, name)
+    assert obj is getattr(importlib.import_module(new_module), new_name)
+
+
+@pytest.mark.parametrize("old", ["linrfm.operators", "linrfm.sensing_data", "linrfm.movielens"])
+def test_old_module_is_not_a_package_and_knows_its_names(old):
+    module = importlib.import_module(old)
+    assert not hasattr(module, "__path__")
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        module.nothing_here  # noqa: B018

@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("pandas")
 
-from linrfm import movielens  # noqa: E402
+from linrfm.datasets import movielens  # noqa: E402
 
 
 def test_missing_wheels_say_what_to_install(monkeypatch):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from linrfm.operators import EntrySampling, GaussianOperator, MatrixSensing, RankOneOperator
+from linrfm.problems import EntrySampling, GaussianOperator, MatrixSensing, RankOneOperator
 
 
 def _adjoint_identity(op, rng):

@@ -1,11 +1,15 @@
+import ast
+import importlib
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import linrfm
 from linrfm import CoverageWarning, MatrixCompletion
-from linrfm.problems import as_completion_problem
+from linrfm.problems import as_completion_problem, degrees_of_freedom
 
 
 def test_three_input_forms_agree():
@@ -132,3 +136,46 @@ def test_split_partitions_observations():
     np.testing.assert_array_equal(both, np.arange(100))
     with pytest.raises(ValueError, match="'fraction' parameter"):
         p.split(1.5)
+
+
+DATA_LAYER = (
+    "linrfm.problems",
+    "linrfm.datasets",
+    "linrfm.operators",
+    "linrfm.sensing_data",
+    "linrfm.movielens",
+    "linrfm.flat.problems",
+)
+
+
+def _imports_from_data_layer():
+    """``(file, module, name)`` of every ``from <data-layer module> import name`` in src/."""
+    src = Path(linrfm.__file__).parent
+    for path in sorted(src.rglob("*.py")):
+        package = ".".join(("linrfm",) + path.relative_to(src).parent.parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module
+            if module in DATA_LAYER:
+                for alias in node.names:
+                    yield path.relative_to(src).as_posix(), module, alias.name
+
+
+def test_every_import_from_the_data_layer_resolves():
+    found = list(_imports_from_data_layer())
+    assert any(module == "linrfm.problems" for _, module, _ in found)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for path, module, name in found:
+            assert hasattr(importlib.import_module(module), name), (path, module, name)
+
+
+def test_oversampling_counts_degrees_of_freedom():
+    p = MatrixCompletion.from_dense(np.arange(12.0).reshape(3, 4))
+    assert degrees_of_freedom(3, 4, 2) == 2 * (3 + 4 - 2)
+    assert p.oversampling(2) == 12 / degrees_of_freedom(3, 4, 2)

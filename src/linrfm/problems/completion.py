@@ -1,4 +1,4 @@
-"""Problem objects: what is observed, validated once, independent of any solver."""
+"""Matrix completion: observed entries of a matrix, validated once, independent of any solver."""
 
 from __future__ import annotations
 
@@ -7,15 +7,24 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import check_index_array, check_real_array, check_scalar
+from .._validation import (
+    check_index_array,
+    check_random_state,
+    check_real_array,
+    check_scalar,
+)
 
 __all__ = [
     "MatrixCompletion",
     "CoverageWarning",
     "as_completion_problem",
-    "SparseRegression",
-    "as_regression_problem",
+    "degrees_of_freedom",
 ]
+
+
+def degrees_of_freedom(n: int, d: int, rank: int) -> int:
+    """``r (n + d - r)``, the dimension of the rank-``r`` matrices of shape ``n x d``."""
+    return rank * (n + d - rank)
 
 
 class CoverageWarning(UserWarning):
@@ -121,8 +130,7 @@ class MatrixCompletion:
 
     def oversampling(self, rank: int) -> float:
         """``n_obs / (r (n + d - r))``, the ratio to the degrees of freedom of rank ``r``."""
-        n, d = self.shape
-        return self.n_obs / (rank * (n + d - rank))
+        return self.n_obs / degrees_of_freedom(*self.shape, rank)
 
     def to_sparse(self) -> sp.csr_matrix:
         """The observed entries as a CSR matrix (explicit zeros kept as stored entries)."""
@@ -154,8 +162,6 @@ class MatrixCompletion:
         -------
         fit, held_out : MatrixCompletion
         """
-        from ._validation import check_random_state
-
         check_scalar(fraction, "fraction", low=0, high=1, low_inclusive=False, high_inclusive=False)
         rng = check_random_state(random_state)
         k = int(round(fraction * self.n_obs))
@@ -216,72 +222,3 @@ def as_completion_problem(X, shape=None) -> MatrixCompletion:
     if shape is not None and tuple(shape) != prob.shape:
         raise ValueError(f"shape={tuple(shape)} does not match the input's shape {prob.shape}.")
     return prob
-
-
-class SparseRegression:
-    """A linear regression ``y = X beta`` whose ``beta`` is sought sparse.
-
-    Parameters
-    ----------
-    X : array_like or scipy.sparse matrix, shape (n_samples, n_features)
-        The design; every stored value must be finite. A sparse matrix is kept sparse
-        (converted to CSR).
-    y : array_like, shape (n_samples,)
-        The responses; every value must be finite.
-
-    Raises
-    ------
-    ValueError
-        For empty input, non-finite values, a 2-D ``y`` or a length mismatch.
-    TypeError
-        For object, string or complex values.
-    """
-
-    def __init__(self, X, y):
-        if sp.issparse(X):
-            if X.ndim != 2:
-                raise ValueError(f"X must be 2-dimensional; got shape {X.shape}.")
-            X = sp.csr_matrix(X, dtype=np.float64)
-            if X.shape[0] == 0 or X.shape[1] == 0:
-                raise ValueError(f"X is empty (shape {X.shape}); at least one value is required.")
-            check_real_array(X.data, "X", allow_empty=True)
-        else:
-            X = check_real_array(X, "X", ndim=2)
-        y = check_real_array(y, "y", ndim=1)
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"X and y must have the same number of samples; got X with {X.shape[0]} "
-                f"rows and y of length {y.shape[0]}."
-            )
-        self.X = X
-        self.y = y
-
-    @property
-    def n_samples(self) -> int:
-        """Number of samples ``n``."""
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        """Number of features ``d``."""
-        return int(self.X.shape[1])
-
-    @property
-    def is_sparse(self) -> bool:
-        """Whether ``X`` is a scipy.sparse matrix."""
-        return sp.issparse(self.X)
-
-    def __repr__(self) -> str:
-        kind = "sparse" if self.is_sparse else "dense"
-        return f"SparseRegression(n_samples={self.n_samples}, n_features={self.n_features}, {kind})"
-
-
-def as_regression_problem(X, y=None) -> SparseRegression:
-    """Coerce ``(X, y)`` or a :class:`SparseRegression` (with ``y=None``) to the latter."""
-    if isinstance(X, SparseRegression):
-        if y is not None:
-            raise ValueError("Pass y=None with a SparseRegression problem (it holds y).")
-        return X
-    if y is None:
-        raise ValueError("y is required with an array X.")
-    return SparseRegression(X, y)

@@ -1,0 +1,62 @@
+"""MovieLens-100K, read from a wheel that ships it (never downloaded, never committed).
+
+The data set (943 users, 1,682 movies, 100,000 ratings from 1 to 5; GroupLens, University
+of Minnesota) is found inside an installed ``recbole`` or ``neighbors`` package. Install
+either without its dependencies::
+
+    pip install --no-deps recbole      # or: pip install --no-deps neighbors
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ..io import Ratings, read_ratings, require_pandas
+
+__all__ = ["load_movielens100k", "movielens100k_path"]
+
+# (package, file inside it, separator, user column, item column, rating column)
+_SOURCES = (
+    (
+        "recbole",
+        "dataset_example/ml-100k/ml-100k.inter",
+        "\t",
+        "user_id:token",
+        "item_id:token",
+        "rating:float",
+    ),
+    ("neighbors", "data/movielens100k.csv", ",", "User", "Item", "Rating"),
+)
+
+INSTALL_HINT = (
+    "MovieLens-100K ships inside the 'recbole' and 'neighbors' wheels; install one of them "
+    "without its dependencies: pip install --no-deps recbole   (or: pip install --no-deps "
+    "neighbors)"
+)
+
+
+def _package_dir(name):
+    """A package's directory, found without importing it (recbole imports torch)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def movielens100k_path():
+    """``(path, source)`` of the first MovieLens-100K file found, else FileNotFoundError."""
+    for pkg, rel, sep, u, i, r in _SOURCES:
+        base = _package_dir(pkg)
+        if base is not None and (base / rel).is_file():
+            return base / rel, (pkg, sep, u, i, r)
+    raise FileNotFoundError(f"MovieLens-100K was not found. {INSTALL_HINT}")
+
+
+def load_movielens100k() -> Ratings:
+    """MovieLens-100K as :class:`~linrfm.io.Ratings` with columns user, item, rating."""
+    path, (_pkg, sep, u, i, r) = movielens100k_path()
+    pd = require_pandas()
+    df = pd.read_csv(path, sep=sep, usecols=[u, i, r])
+    df.columns = ["user", "item", "rating"]
+    return read_ratings(df, "user", "item", "rating")
