@@ -19,8 +19,8 @@ import platform
 
 import numpy as np
 
+from linrfm.datasets import load_movielens100k
 from linrfm.evaluation import cross_validate
-from linrfm.movielens import load_movielens100k
 from linrfm.ratings import RatingsCompleter
 
 

@@ -47,7 +47,7 @@ elif case == "sensing":
     try:
         make = datasets.make_sensing
     except AttributeError:
-        from linrfm.sensing_data import make_sensing as make
+        from linrfm.sensing_data import make_sensing as make  # before the data layer
     p = make(20, 20, 2, 3 * 2 * (40 - 2), random_state=0).problem
     f = lambda: fn("lin_rfm_sense")(p)
 else:

@@ -10,9 +10,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 import linrfm.estimators as E
 from linrfm import LinRFMCompleter, make_completion
+from linrfm.datasets import make_sensing
 from linrfm.methods import METHODS
 from linrfm.results import DenseResult, VectorResult
-from linrfm.sensing_data import make_sensing
 from linrfm.solvers import lin_rfm_complete
 
 

@@ -5,8 +5,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from linrfm import make_completion
+from linrfm.datasets import make_sensing
 from linrfm.results import ModelFitError
-from linrfm.sensing_data import make_sensing
 from linrfm.solvers.irls import irls_complete, irls_sense, irls_weight_inverse
 from linrfm.solvers.linrfm import lin_rfm_complete, lin_rfm_step
 

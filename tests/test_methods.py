@@ -8,6 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import linrfm
 from linrfm import make_completion, make_sparse_regression
+from linrfm.datasets import make_sensing
 from linrfm.estimators import (
     FactorizedGD,
     IRLSRecovery,
@@ -24,8 +25,7 @@ from linrfm.methods import (
     list_methods,
     ratings_method,
 )
-from linrfm.operators import EntrySampling, MatrixSensing
-from linrfm.sensing_data import make_sensing
+from linrfm.problems import EntrySampling, MatrixSensing
 from linrfm.solvers import soft_impute_complete, soft_impute_sense
 
 

@@ -5,9 +5,9 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from linrfm import make_completion
-from linrfm.operators import EntrySampling, GaussianOperator, MatrixSensing
+from linrfm.datasets import make_sensing
+from linrfm.problems import EntrySampling, GaussianOperator, MatrixSensing
 from linrfm.results import ModelFitError
-from linrfm.sensing_data import make_sensing
 from linrfm.solvers.linrfm import kernel_power, lin_rfm_complete, lin_rfm_step
 from linrfm.solvers.sensing import conjugate_gradient, lin_rfm_sense
 
@@ -86,7 +86,7 @@ def test_recovers_planted_symmetric_sensing(seed, operator):
 
 def test_recovers_quadratic_sensing():
     """y_k = a_k^T X a_k (RankOneOperator(U), the flat study's 'quadratic' class)."""
-    from linrfm.flat.problems import make_quadratic_sensing
+    from linrfm.datasets import make_quadratic_sensing
 
     for seed in range(3):
         pl = make_quadratic_sensing(20, 2, 3 * 39, random_state=seed)
@@ -184,7 +184,7 @@ def test_more_measurements_than_the_symmetric_operator_has_rank(seed):
     Its CG once chased the residual's unreducible rounding part to a tolerance relative to
     that (tiny) residual and diverged (relative error ~2e2 at n = 30, m = 580).
     """
-    from linrfm.flat.problems import make_quadratic_sensing
+    from linrfm.datasets import make_quadratic_sensing
 
     pl = make_quadratic_sensing(12, 2, 100, random_state=seed)  # 78 symmetric unknowns
     res = lin_rfm_sense(pl.problem.sensing, max_iter=100)

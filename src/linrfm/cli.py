@@ -42,7 +42,7 @@ def _load_table(args):
     from .io import read_ratings
 
     if args.dataset:
-        from .movielens import load_movielens100k
+        from .datasets import load_movielens100k
 
         return load_movielens100k()
     if not args.input:

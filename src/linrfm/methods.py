@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -273,15 +272,13 @@ def get_method(name: str, problem=None) -> MethodSpec:
 
 def problem_kind(problem) -> str:
     """The kind (of :data:`PROBLEMS`) of a problem."""
-    from .operators import MatrixSensing
-    from .problems import SparseRegression
+    from .problems import FactorProblem, MatrixSensing, SparseRegression
 
     if isinstance(problem, MatrixSensing):
         return "sense"
     if isinstance(problem, (SparseRegression, tuple)):
         return "regress"
-    flat = sys.modules.get("linrfm.flat.problems")  # a FactorProblem implies it is loaded
-    if flat is not None and isinstance(problem, flat.FactorProblem):
+    if isinstance(problem, FactorProblem):
         return "factor"
     return "complete"
 
@@ -291,8 +288,7 @@ def resolve(specs, problem, what):
 
     An entry-sampling sensing problem goes to a completion function where there is one.
     """
-    from .operators import EntrySampling
-    from .problems import MatrixCompletion
+    from .problems import EntrySampling, MatrixCompletion
 
     kind = problem if isinstance(problem, str) else problem_kind(problem)
     op = getattr(problem, "operator", None)

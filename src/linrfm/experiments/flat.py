@@ -1,6 +1,6 @@
 """``linrfm experiment flat``: do flat minima recover the low-rank truth?
 
-For each problem class of :mod:`linrfm.flat.problems` (n = d = 30, rank 2, width 10 by
+For each problem class of :func:`linrfm.datasets.make_flat_problem` (n = d = 30, rank 2, width 10 by
 default) and a number of measurements from 1x to 6x the degrees of freedom
 ``r (n + d - r)``, every seed runs
 
@@ -29,9 +29,11 @@ import warnings
 
 import numpy as np
 
+from ..datasets import FLAT_PROBLEM_KINDS as PROBLEM_CLASSES
+from ..datasets import make_flat_problem as make_problem
 from ..flat import curvature as S
-from ..flat.problems import PROBLEM_CLASSES, degrees_of_freedom, make_problem
 from ..methods import Variant
+from ..problems import degrees_of_freedom
 from ._runner import pyplot, read_rows, run_grid
 
 __all__ = ["register", "run_study", "summarize", "compare_traces", "METHODS", "VARIANTS"]

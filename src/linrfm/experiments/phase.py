@@ -26,11 +26,10 @@ from functools import lru_cache
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..datasets import make_completion
+from ..datasets import make_completion, make_sensing
 from ..methods import Variant
 from ..problems import CoverageWarning
 from ..results import ModelFitError
-from ..sensing_data import make_sensing
 from ._phase_report import (
     SUCCESS,
     coverage_limited_cells,

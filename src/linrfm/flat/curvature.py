@@ -36,8 +36,7 @@ import numbers
 import numpy as np
 
 from .._validation import check_random_state, check_scalar
-from ..operators import EntrySampling, GaussianOperator, RankOneOperator
-from .problems import FactorProblem
+from ..problems import EntrySampling, FactorProblem, GaussianOperator, RankOneOperator
 
 __all__ = [
     "check_params",

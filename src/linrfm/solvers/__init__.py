@@ -16,7 +16,6 @@ from .nuclear import soft_impute_sense
 from .sensing import lin_rfm_sense
 from .softimpute import soft_impute_complete
 
-
 # Importing the submodule diagonal_net bound its name here; the old public name
 # ``diagonal_net`` means the (deprecated) function, served by __getattr__.
 globals().pop("diagonal_net", None)

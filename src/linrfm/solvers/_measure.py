@@ -13,8 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..operators import MatrixSensing
-from ..problems import as_completion_problem
+from ..problems import MatrixSensing, as_completion_problem
 
 __all__ = ["Measurements"]
 

@@ -28,7 +28,7 @@ import scipy.linalg
 
 from .._validation import check_option, check_scalar
 from ..iteration import Schedule, Stop, iterate
-from ..operators import MatrixSensing
+from ..problems import MatrixSensing
 from ..results import DenseResult
 from ._params import WINDOW, LaggedMethod, absolute_ridge, check_lin_rfm_params, finished
 from .linrfm import kernel_power
