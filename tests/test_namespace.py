@@ -16,16 +16,13 @@ SUBMODULES = [
     "solvers",
     "estimators",
     "problems",
-    "operators",
     "datasets",
-    "sensing_data",
     "results",
     "iteration",
     "methods",
     "evaluation",
     "io",
     "ratings",
-    "movielens",
 ]
 
 

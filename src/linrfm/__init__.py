@@ -48,20 +48,17 @@ _EXPORTS = {
             "MatrixCompletion",
             "CoverageWarning",
             "as_completion_problem",
+            "degrees_of_freedom",
             "SparseRegression",
             "as_regression_problem",
-        ],
-        ".problems",
-    ),
-    **dict.fromkeys(
-        [
+            "MatrixSensing",
             "MeasurementOperator",
             "EntrySampling",
             "GaussianOperator",
             "RankOneOperator",
-            "MatrixSensing",
+            "FactorProblem",
         ],
-        ".operators",
+        ".problems",
     ),
     **dict.fromkeys(
         [
@@ -70,10 +67,22 @@ _EXPORTS = {
             "sample_entries",
             "PlantedSparse",
             "make_sparse_regression",
+            "PlantedSensing",
+            "make_sensing",
+            "relative_error",
+            "PlantedFactorProblem",
+            "FLAT_PROBLEM_KINDS",
+            "make_flat_problem",
+            "make_factor_sensing",
+            "make_factor_completion",
+            "make_bilinear",
+            "make_robust_sensing",
+            "make_quadratic_sensing",
+            "load_movielens100k",
+            "movielens100k_path",
         ],
         ".datasets",
     ),
-    **dict.fromkeys(["PlantedSensing", "make_sensing", "relative_error"], ".sensing_data"),
     **dict.fromkeys(
         [
             "RecoveryResult",
@@ -121,7 +130,6 @@ _EXPORTS = {
         ".io",
     ),
     **dict.fromkeys(["RatingsCompleter", "fit_biases", "FORMAT_VERSION"], ".ratings"),
-    **dict.fromkeys(["load_movielens100k", "movielens100k_path"], ".movielens"),
 }
 
 __all__ = [*_EXPORTS, "__version__"]
