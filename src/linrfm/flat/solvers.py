@@ -74,7 +74,7 @@ def _lbfgs(problem, shapes, mu, delta, x, max_iter, tol):
 class _Continuation(Method):
     """flat_minimum's stages, one per iteration: each minimizes ``loss_delta + mu *
     sharpness`` by L-BFGS, warm started. Squared loss: the stages of ``mus``. ``l1``: two
-    smoothed-``l1`` stages at ``mus[0]``, then trimming rounds, each the squared-loss
+    smoothed-``l1`` stages at ``mu0``, then trimming rounds, each the squared-loss
     continuation on the measurements kept, until the kept set stops changing."""
 
     state = ("x", "queue", "keep", "set_aside", "n_lbfgs", "ok", "done")
