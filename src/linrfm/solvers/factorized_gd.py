@@ -329,13 +329,6 @@ def factorized_gd(
     res = method.result(run.n_iter)
     res.converged, res.history = run.converged, run.history
     res.elapsed = time.perf_counter() - t0
-    res.params = dict(
-        rank=k,
-        init_scale=init_scale,
-        step=step,
-        scaled=scaled,
-        damping=damping,
-        tol=tol,
-        max_iter=max_iter,
-    )
+    res.params = dict(rank=k, init_scale=init_scale, step=step, scaled=scaled, damping=damping)
+    res.params.update(tol=tol, max_iter=max_iter)
     return res
