@@ -101,6 +101,23 @@ def test_scaled_gd_recovers_exact_width(seed):
     assert res.method == "scaled-gd"
 
 
+def test_factorized_gd_resumed_fit_equals_uninterrupted():
+    """A fit stopped at iteration 100 and resumed from its checkpoint ends where one
+    uninterrupted fit ends: same iterate, history and iteration count."""
+    P = make_completion(40, 40, 2, 800, min_per_line=3, random_state=0)
+    kw = dict(rank=2, random_state=0, tol=1e-8, max_iter=1000)
+    full = factorized_gd(P.problem, **kw)
+    saved = []
+    with pytest.warns(ConvergenceWarning):
+        factorized_gd(P.problem, **{**kw, "max_iter": 100}, checkpoint=saved.append)
+    assert saved[-1].n_iter == 100
+    resumed = factorized_gd(P.problem, **kw, resume=saved[-1])
+    assert full.converged and full.n_iter > 100
+    assert (resumed.n_iter, resumed.converged) == (full.n_iter, full.converged)
+    assert np.array_equal(resumed.U, full.U) and np.array_equal(resumed.V, full.V)
+    assert resumed.history == full.history
+
+
 def test_deep_mf_recovers_easy_completion(seed):
     P = make_completion(30, 30, 1, 400, min_per_line=2, random_state=seed)
     res = deep_mf(P.problem, depth=3, random_state=seed, max_iter=3000)

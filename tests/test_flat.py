@@ -190,6 +190,36 @@ def test_l1_subgradient_gd_runs():
     assert res.history["loss"][-1] < res.history["loss"][0]
 
 
+def test_flat_minimum_callback_gets_each_stage_record_and_can_stop():
+    pl = make_problem("sensing", 8, 8, 1, 30, random_state=0)
+    seen = []
+
+    def cb(it, info):
+        seen.append((it, info["mu"], info["loss"], info["sharpness"], info["result"]))
+        return it == 3
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = flat_minimum(pl.problem, width=3, random_state=0, callback=cb)
+    assert [s[0] for s in seen] == [1, 2, 3] and len(res.history["mu"]) == 3
+    assert [s[1] for s in seen] == res.history["mu"]
+    assert isinstance(seen[-1][4], FactorResult)
+
+
+def test_label_noise_gd_resumed_fit_equals_uninterrupted():
+    """The label-noise generator is part of the checkpointed state."""
+    pl = make_problem("sensing", 8, 8, 1, 30, random_state=0)
+    kw = dict(width=3, noise=1.0, noise_iter=100, max_iter=200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = label_noise_gd(pl.problem, **kw)
+        saved = []
+        label_noise_gd(pl.problem, **{**kw, "max_iter": 50}, checkpoint=saved.append)
+        resumed = label_noise_gd(pl.problem, **kw, resume=saved[-1])
+    assert resumed.n_iter == full.n_iter and resumed.history == full.history
+    assert np.array_equal(resumed.U, full.U) and np.array_equal(resumed.V, full.V)
+
+
 # --------------------------------------------------------------------------- bad input
 def test_bad_input_errors():
     pl = make_problem("sensing", 6, 5, 1, 15, random_state=0)

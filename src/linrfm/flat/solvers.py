@@ -2,7 +2,11 @@
 
 Every solver is a plain function taking a :class:`~linrfm.flat.problems.FactorProblem` and
 returning a :class:`~linrfm.results.FactorResult` (``U = L``, ``V = R``; ``U = V`` for the
-symmetric model). No solver looks at anything but the measurements.
+symmetric model). No solver looks at anything but the measurements. What is flat's own is
+here: the flat-minimum objective ``loss + mu * sharpness`` with its continuation ``mu -> 0``
+(each stage one L-BFGS minimisation, one iteration of :func:`~linrfm.iteration.iterate`)
+and label noise; gradient descent on the factors is the shared
+:class:`~linrfm.solvers.factorized_gd.FactorGD` step, fed this module's gradient oracle.
 """
 
 from __future__ import annotations
@@ -15,118 +19,24 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_random_state, check_scalar
+from .._validation import check_scalar
+from ..iteration import Method, iterate, user_stacklevel
 from ..operators import EntrySampling, GaussianOperator, MatrixSensing, RankOneOperator
 from ..results import FactorResult, ModelFitError
 from . import curvature as S
+from .descent import run_gd
+from .factors import (
+    _check_common,
+    _factor_result,
+    _finish,
+    _pack,
+    _unpack,
+    init_factors,
+    mu_max,
+)
 from .problems import FactorProblem
 
 __all__ = ["flat_minimum", "factored_gd", "label_noise_gd", "mu_max", "init_factors"]
-
-
-# --------------------------------------------------------------------------- helpers
-def _check_problem(problem):
-    if not isinstance(problem, FactorProblem):
-        raise TypeError(f"problem must be a FactorProblem; got {type(problem).__name__}.")
-    return problem
-
-
-def _shapes(problem, width):
-    n, d = problem.shape
-    return [(n, width)] if problem.symmetric else [(n, width), (d, width)]
-
-
-def _unpack(x, shapes):
-    out, o = [], 0
-    for s in shapes:
-        out.append(x[o : o + s[0] * s[1]].reshape(s))
-        o += s[0] * s[1]
-    return tuple(out)
-
-
-def _pack(params):
-    return np.concatenate([p.ravel() for p in params])
-
-
-def _scale(problem):
-    """Operator gain ``kappa = sum ||A_i||_F^2 / (n d)`` and the data's spectral scale."""
-    c = S._operator_data(problem)
-    n, d = problem.shape
-    kappa = np.trace(c["M1"]) / (n * d)
-    sig = np.linalg.norm(problem.operator.adjoint(problem.y), 2) / kappa
-    return kappa, sig
-
-
-def mu_max(problem) -> float:
-    """The flatness weight above which the factors 0 are (nearly) optimal.
-
-    In the convex picture the flatness term of a balanced factorization is a weighted
-    nuclear norm ``c ||X||_*``; ``X = 0`` is optimal for ``loss + mu * c ||X||_*`` once
-    ``mu * c`` exceeds the spectral norm of the loss gradient at 0. Computed from the
-    measurements only.
-    """
-    _check_problem(problem)
-    c = S._operator_data(problem)
-    n, d = problem.shape
-    m = problem.m
-    lam = np.sqrt(np.trace(c["M1"]) / d * np.trace(c["M2"]) / n)
-    if problem.loss == "squared":
-        g0 = 2 / m * np.linalg.norm(problem.operator.adjoint(problem.y), 2)
-        cc = (8 if problem.symmetric else 4) / m * lam
-    else:
-        g0 = 1 / m * np.linalg.norm(problem.operator.adjoint(np.sign(problem.y)), 2)
-        cc = 2 / m * lam
-    return float(g0 / cc)
-
-
-def init_factors(problem, width, init_scale=1.0, random_state=None):
-    """Gaussian factors whose product has spectral norm about ``init_scale^2`` times the
-    data's scale ``||A*(y)||_2 / kappa`` (a measured quantity, not the truth).
-
-    Returns
-    -------
-    tuple of ndarray
-        ``(L, R)`` or ``(U,)``.
-    """
-    rng = check_random_state(random_state)
-    _, sig = _scale(problem)
-    out = []
-    for nr, k in _shapes(problem, width):
-        std = init_scale * np.sqrt(sig) / (np.sqrt(nr) + np.sqrt(k))
-        out.append(std * rng.standard_normal((nr, k)))
-    return tuple(out)
-
-
-def _check_common(problem, width, init, random_state):
-    _check_problem(problem)
-    check_scalar(width, "width", kind=numbers.Integral, low=1)
-    if init is not None:
-        init = S.check_params(problem, init)
-        if init[0].shape[1] != width:
-            raise ValueError(f"init has width {init[0].shape[1]}; width={width}.")
-    check_random_state(random_state)
-    return init
-
-
-def _finite(params, what):
-    if not all(np.all(np.isfinite(p)) for p in params):
-        raise ModelFitError(f"{what}: the factors became non-finite (NaN or inf).")
-
-
-def _result(problem, params, method, n_iter, converged, history, t0, run_params):
-    U = params[0]
-    V = params[0] if problem.symmetric else params[1]
-    return FactorResult(
-        shape=problem.shape,
-        n_iter=int(n_iter),
-        converged=bool(converged),
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method=method,
-        params=run_params,
-        U=np.array(U, copy=True),
-        V=np.array(V, copy=True),
-    )
 
 
 def _subset(problem, mask):
@@ -144,51 +54,118 @@ def _subset(problem, mask):
     return FactorProblem(MatrixSensing(sub, problem.y[mask]), loss="squared", model=problem.model)
 
 
-def _lbfgs(fun, x, max_iter, tol):
-    res = minimize(
-        fun,
-        x,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": 20},
-    )
-    return res
-
-
-def _continuation(problem, x, shapes, mus, delta, max_iter, tol, history, callback, stage0):
-    """Minimize ``loss_delta + mu * sharpness`` for each ``mu`` in turn, warm started."""
-    n_iter = 0
-    ok = True
-    for j, mu in enumerate(mus):
-
-        def fun(z, mu=mu):
-            p = _unpack(z, shapes)
-            f, g = S.loss_grad(problem, p, delta=delta)
-            if mu:
-                T, gT = S.sharpness_grad(problem, p)
-                f += mu * T
-                g = tuple(a + mu * b for a, b in zip(g, gT))
-            return f, _pack(g)
-
-        res = _lbfgs(fun, x, max_iter, tol)
-        x = res.x
-        p = _unpack(x, shapes)
-        _finite(p, "flat_minimum")
-        n_iter += int(res.nit)
-        ok = bool(res.success)
-        history["mu"].append(float(mu))
-        history["delta"].append(float(delta))
-        history["objective"].append(float(res.fun))
-        history["loss"].append(S.loss(problem, p))
-        history["sharpness"].append(S.sharpness(problem, p))
-        history["n_evals"].append(int(res.nfev))
-        history["n_measurements"].append(int(problem.m))
-        if callback is not None and callback(stage0 + j, {"mu": mu, "params": p}):
-            break
-    return x, n_iter, ok
-
-
 # --------------------------------------------------------------------------- flat finder
+def _lbfgs(problem, shapes, mu, delta, x, max_iter, tol):
+    """Minimize ``loss_delta + mu * sharpness`` by L-BFGS from ``x``."""
+
+    def fun(z):
+        p = _unpack(z, shapes)
+        f, g = S.loss_grad(problem, p, delta=delta)
+        if mu:
+            T, gT = S.sharpness_grad(problem, p)
+            f += mu * T
+            g = tuple(a + mu * b for a, b in zip(g, gT))
+        return f, _pack(g)
+
+    options = {"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": 20}
+    return minimize(fun, x, jac=True, method="L-BFGS-B", options=options)
+
+
+class _Continuation(Method):
+    """flat_minimum's stages, one per iteration: each minimizes ``loss_delta + mu *
+    sharpness`` by L-BFGS, warm started. Squared loss: the stages of ``mus``. ``l1``: two
+    smoothed-``l1`` stages at ``mu0``, then trimming rounds, each the squared-loss
+    continuation on the measurements kept, until the kept set stops changing."""
+
+    state = ("x", "queue", "keep", "set_aside", "n_lbfgs", "ok", "done")
+
+    def __init__(self, problem, init, mus, mu, mu0, max_iter, tol, trim, max_rounds, l1_iter):
+        self.problem, self.init, self.mus, self.mu, self.mu0 = problem, init, mus, mu, mu0
+        self.name = "flat_minimum" if problem.loss == "squared" else "flat_minimum_l1"
+        self.shapes = [p.shape for p in init]
+        self.max_iter, self.tol, self.trim, self.max_rounds = max_iter, tol, trim, max_rounds
+        self.x, self.keep, self.set_aside = _pack(init), None, []
+        self.n_lbfgs, self.ok, self.done, self._sub = 0, True, False, None
+        if problem.loss == "squared":
+            self.queue = [(m, 0.0, max_iter, False) for m in mus]
+            self.n_stages = len(mus)
+        else:
+            ymed = float(np.median(np.abs(problem.y)))
+            self.queue = [(mu0, f * ymed, l1_iter, False) for f in (1e-1, 1e-2)]
+            self.n_stages = 2 + max_rounds * len(mus)
+
+    @property
+    def target(self):
+        """The problem the stages fit: all measurements, or those kept by trimming."""
+        if self.keep is None:
+            return self.problem
+        if self._sub is None or self._sub[0] is not self.keep:
+            self._sub = (self.keep, _subset(self.problem, self.keep))
+        return self._sub[1]
+
+    def step(self, it):
+        mu, delta, max_iter, fresh = self.queue.pop(0)
+        target = self.target
+        x0 = _pack(self.init) if fresh else self.x
+        res = _lbfgs(target, self.shapes, mu, delta, x0, max_iter, self.tol)
+        self.x = res.x
+        p = _unpack(self.x, self.shapes)
+        if not all(np.all(np.isfinite(q)) for q in p):
+            raise ModelFitError("flat_minimum: the factors became non-finite (NaN or inf).")
+        self.n_lbfgs += int(res.nit)
+        self.ok = bool(res.success)
+        if not self.queue:
+            self._next_round()
+        return {
+            "mu": float(mu),
+            "delta": float(delta),
+            "objective": float(res.fun),
+            "loss": S.loss(target, p),
+            "sharpness": S.sharpness(target, p),
+            "n_evals": int(res.nfev),
+            "n_measurements": int(target.m),
+        }
+
+    def _next_round(self):
+        """``l1``: set aside the measurements with a gross residual and queue the flattest
+        interpolant of the others; done once the kept set repeats (or after the rounds)."""
+        problem = self.problem
+        if problem.loss == "squared" or len(self.set_aside) >= self.max_rounds:
+            self.done = True
+            return
+        r = np.abs(S.residuals(problem, _unpack(self.x, self.shapes)))
+        floor = 1e-6 * np.sqrt(float(np.mean(problem.y**2)))
+        keep = r <= max(self.trim * 1.4826 * np.median(r), floor)
+        if self.keep is not None and np.array_equal(keep, self.keep):
+            self.done = True
+            return
+        self.keep = keep
+        first = not self.set_aside
+        self.set_aside.append(np.flatnonzero(~keep))
+        mu0 = 0.5 * mu_max(self.target) if self.mu is None else float(self.mu)
+        # the first round starts afresh (the heavily shrunk l1-stage factors can stall
+        # the continuation); later ones from the previous round's interpolant
+        self.queue = [
+            (mu0 * v / self.mu0, 0.0, self.max_iter, first and j == 0)
+            for j, v in enumerate(self.mus)
+        ]
+
+    def converged(self, history):
+        return self.done
+
+    def final(self, polish, interp_tol):
+        """Converged: L-BFGS succeeded at the last stage, or (``polish``) the final loss is
+        at most ``interp_tol * mean(y^2)`` of the fitted measurements."""
+        target = self.target
+        loss = S.loss(target, _unpack(self.x, self.shapes))
+        yms = float(np.mean(target.y**2))
+        return self.ok or (polish and loss <= interp_tol * yms), loss, yms
+
+    def result(self, n_iter):
+        # n_iter: L-BFGS iterations over all stages so far
+        return _factor_result(self.problem, _unpack(self.x, self.shapes), self.name, self.n_lbfgs)
+
+
 def flat_minimum(
     problem,
     *,
@@ -207,6 +184,8 @@ def flat_minimum(
     l1_iter=500,
     random_state=None,
     callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> FactorResult:
     r"""Find a flat minimum: minimize ``loss + mu * sharpness`` while ``mu -> 0``.
 
@@ -260,15 +239,20 @@ def flat_minimum(
     random_state : None, int or numpy.random.Generator
         Seeds the default initialization.
     callback : callable, optional
-        ``callback(stage, info)`` after each stage with ``info['mu']`` and
-        ``info['params']``; returning True stops that continuation.
+        ``callback(stage, info)`` after each stage (1, 2, ...) with the stage's record
+        (``info['mu']``, ``info['loss']``, ``info['sharpness']``, ...) and
+        ``info['result']`` a FactorResult of the factors; returning True stops the run.
+    checkpoint, resume : optional
+        Passed to :func:`~linrfm.iteration.iterate` (a checkpoint after stages; resume a
+        fit of the same problem from one).
 
     Returns
     -------
     FactorResult
-        ``history`` holds, per stage, ``mu``, ``delta``, ``objective``, ``loss``,
-        ``sharpness``, ``n_evals`` and ``n_measurements`` (how many the stage fitted);
-        for ``l1``, ``history['n_set_aside']`` per trimming round.
+        ``n_iter`` counts L-BFGS iterations over all stages. ``history`` holds, per stage,
+        ``mu``, ``delta``, ``objective``, ``loss``, ``sharpness``, ``n_evals`` and
+        ``n_measurements`` (how many the stage fitted); for ``l1``,
+        ``history['n_set_aside']`` and ``history['set_aside']`` per trimming round.
 
     Raises
     ------
@@ -281,7 +265,7 @@ def flat_minimum(
         When the final stage neither converged nor reached interpolation.
     """
     t0 = time.perf_counter()
-    init = _check_common(problem, width, init, random_state)
+    init = _check_common(problem, width, init, random_state, callback)
     check_scalar(mu, "mu", low=0, allow_none=True)
     check_scalar(mu_ratio, "mu_ratio", low=0, high=1, low_inclusive=False)
     check_scalar(n_stages, "n_stages", kind=numbers.Integral, low=0)
@@ -292,179 +276,34 @@ def flat_minimum(
     check_scalar(trim, "trim", low=0, low_inclusive=False)
     check_scalar(max_trim_rounds, "max_trim_rounds", kind=numbers.Integral, low=1)
     check_scalar(l1_iter, "l1_iter", kind=numbers.Integral, low=1)
-    run_params = {
-        "width": width,
-        "mu": mu,
-        "mu_ratio": mu_ratio,
-        "n_stages": n_stages,
-        "polish": polish,
-        "init_scale": init_scale,
-        "max_iter": max_iter,
-        "tol": tol,
-        "trim": trim,
-    }
+    run_params = dict(width=width, mu=mu, mu_ratio=mu_ratio, n_stages=n_stages, polish=polish)
+    run_params.update(init_scale=init_scale, max_iter=max_iter, tol=tol, trim=trim)
     if init is None:
         init = init_factors(problem, width, init_scale, random_state)
-    shapes = _shapes(problem, width)
     mu0 = 0.5 * mu_max(problem) if mu is None else float(mu)
     mus = list(mu0 * np.geomspace(1.0, mu_ratio, n_stages)) if n_stages else []
     if polish or not mus:
         mus.append(0.0)
-    history = {
-        k: []
-        for k in ("mu", "delta", "objective", "loss", "sharpness", "n_evals", "n_measurements")
-    }
-    x = _pack(init)
-    yms = float(np.mean(problem.y**2))
-
-    if problem.loss == "squared":
-        x, n_iter, ok = _continuation(
-            problem, x, shapes, mus, 0.0, max_iter, tol, history, callback, 0
-        )
-        final_loss = history["loss"][-1]
-        target = problem
-    else:
-        history["n_set_aside"] = []
-        ymed = float(np.median(np.abs(problem.y)))
-        n_iter = 0
-        for frac in (1e-1, 1e-2):
-            x, it, ok = _continuation(
-                problem, x, shapes, [mu0], frac * ymed, l1_iter, tol, history, callback, 0
-            )
-            n_iter += it
-        keep = None
-        for _ in range(max_trim_rounds):
-            r = np.abs(S.residuals(problem, _unpack(x, shapes)))
-            scale = 1.4826 * np.median(r)
-            new_keep = r <= max(trim * scale, 1e-6 * np.sqrt(yms))
-            if keep is not None and np.array_equal(new_keep, keep):
-                break
-            keep = new_keep
-            keep_rounds = len(history["n_set_aside"])
-            history["n_set_aside"].append(int((~keep).sum()))
-            history.setdefault("set_aside", []).append(np.flatnonzero(~keep))
-            target = _subset(problem, keep)
-            t_mu0 = 0.5 * mu_max(target) if mu is None else float(mu)
-            t_mus = [t_mu0 * v / mu0 for v in mus]
-            # the first round starts afresh (the heavily shrunk l1-stage factors can stall
-            # the continuation); later ones from the previous round's interpolant
-            x, it, ok = _continuation(
-                target,
-                _pack(init) if keep_rounds == 0 else x,
-                shapes,
-                t_mus,
-                0.0,
-                max_iter,
-                tol,
-                history,
-                callback,
-                len(history["mu"]),
-            )
-            n_iter += it
-        final_loss = S.loss(target, _unpack(x, shapes))
-        yms = float(np.mean(target.y**2))
-    params = _unpack(x, shapes)
-    converged = ok or (polish and final_loss <= interp_tol * yms)
+    stages = (max_iter, tol, trim, max_trim_rounds, l1_iter)
+    method = _Continuation(problem, init, mus, mu, mu0, *stages)
+    # the stages run their course (done stops iterate); success is judged after the last
+    loop = dict(callback=callback, checkpoint=checkpoint, resume=resume)
+    run = iterate(method, max_iter=method.n_stages, warn=False, **loop)
+    if problem.loss == "l1":
+        run.history["n_set_aside"] = [len(a) for a in method.set_aside]
+        run.history["set_aside"] = list(method.set_aside)
+    converged, final_loss, yms = method.final(polish, interp_tol)
     if not converged:
         warnings.warn(
             f"flat_minimum: the last stage stopped after max_iter={max_iter} L-BFGS "
             f"iterations with loss {final_loss:.3g} (mean y^2 = {yms:.3g}) and gradient "
             f"tolerance tol={tol}; raise max_iter or n_stages, or loosen tol.",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
-    method = "flat_minimum" if problem.loss == "squared" else "flat_minimum_l1"
-    return _result(problem, params, method, n_iter, converged, history, t0, run_params)
-
-
-# --------------------------------------------------------------------------- gradient descent
-def _op_norm_sq(problem, n_power=50):
-    """``||A||^2`` (largest eigenvalue of ``A* A``) by power iteration, cached."""
-    cache = problem.__dict__.setdefault("_flat_cache", {})
-    if "opnorm2" not in cache:
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal(problem.shape)
-        lam = 0.0
-        for _ in range(n_power):
-            X = X / np.linalg.norm(X)
-            X = problem.operator.adjoint(problem.operator.apply(X))
-            lam = float(np.linalg.norm(X))
-        cache["opnorm2"] = lam
-    return cache["opnorm2"]
-
-
-def _smoothness(problem, params, r):
-    """A local bound on the loss Hessian's norm (squared loss) for the step size."""
-    m = problem.m
-    a2 = _op_norm_sq(problem)
-    Ar = np.linalg.norm(problem.operator.adjoint(r), 2)
-    if problem.symmetric:
-        return 4 / m * (2 * a2 * np.linalg.norm(params[0], 2) ** 2 + Ar)
-    L, R = params
-    return 2 / m * (a2 * (np.linalg.norm(L, 2) ** 2 + np.linalg.norm(R, 2) ** 2) + Ar)
-
-
-def _gd(problem, params, *, step, max_iter, tol, noise, noise_iter, rng, callback, what):
-    """Gradient descent on the squared loss (optionally with fresh label noise) or the
-    subgradient method on ``l1``; returns params, iterations, converged, history.
-
-    Without label noise and without a fixed ``step``, the squared-loss step is adaptive:
-    it grows by 1.5 after an accepted step and halves until the Armijo condition
-    ``f(new) <= f - eta ||g||^2 / 2`` holds (still plain gradient steps, only sized to the
-    local curvature). With label noise the step is ``1 / local smoothness bound``.
-    """
-    history = {"loss": [], "step": []}
-    yms = float(np.mean(problem.y**2))
-    y = problem.y
-    op, m = problem.operator, problem.m
-    converged = False
-    it = 0
-    l1 = problem.loss == "l1"
-    armijo = step is None and noise == 0 and not l1
-    if l1:
-        # subgradient method: normalized steps whose length starts at ``step`` (default
-        # 5% of the data's factor scale sqrt(||A*(y)|| / kappa)) and decays to 1e-4 of it
-        eta0 = step if step is not None else 0.05 * np.sqrt(_scale(problem)[1])
-        q = 1e-4 ** (1.0 / max_iter)
-    r = op.apply(S.factors_to_matrix(problem, params)) - y
-    eta = step if step is not None else 1.0 / _smoothness(problem, params, r)
-    for it in range(1, max_iter + 1):
-        sigma = noise * (1 - (it - 1) / noise_iter) if it <= noise_iter else 0.0
-        rk = r - sigma * rng.standard_normal(y.size) if sigma > 0 else r
-        if l1:
-            f = float(np.mean(np.abs(rk)))
-            grads = S._factor_grad(problem, params, op.adjoint(np.sign(rk) / m))
-            gn = np.sqrt(sum(float(np.sum(g**2)) for g in grads)) or 1.0
-            eta = eta0 * q ** (it - 1) / gn
-        else:
-            f = float(np.mean(rk**2))
-            grads = S._factor_grad(problem, params, op.adjoint(2 * rk / m))
-            if step is None and not armijo:
-                eta = 1.0 / _smoothness(problem, params, rk)
-        history["loss"].append(f)
-        if sigma == 0 and f <= tol * yms:
-            converged = True
-            history["step"].append(0.0)
-            break
-        if armijo:
-            g2 = sum(float(np.sum(g**2)) for g in grads)
-            while True:
-                new = tuple(p - eta * g for p, g in zip(params, grads))
-                r_new = op.apply(S.factors_to_matrix(problem, new)) - y
-                if float(np.mean(r_new**2)) <= f - 0.5 * eta * g2 or eta < 1e-300:
-                    break
-                eta /= 2
-            params, r = new, r_new
-            history["step"].append(float(eta))
-            eta *= 1.5
-        else:
-            params = tuple(p - eta * g for p, g in zip(params, grads))
-            r = op.apply(S.factors_to_matrix(problem, params)) - y
-            history["step"].append(float(eta))
-        _finite(params, what)
-        if callback is not None and callback(it, {"loss": f, "params": params}):
-            break
-    return params, it, converged, history
+    params = _unpack(method.x, method.shapes)
+    res = _factor_result(problem, params, method.name, method.n_lbfgs, copy=True)
+    return _finish(res, run, converged, t0, run_params)
 
 
 def factored_gd(
@@ -478,6 +317,8 @@ def factored_gd(
     tol=1e-12,
     random_state=None,
     callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> FactorResult:
     """Gradient descent on the factors from a random start of a chosen size.
 
@@ -500,49 +341,19 @@ def factored_gd(
         Stop when the loss is at most ``tol * mean(y^2)``.
     random_state : None, int or numpy.random.Generator
     callback : callable, optional
-        ``callback(iteration, info)``; returning True stops.
+        ``callback(iteration, info)`` with the iteration's ``loss`` and ``step`` and
+        ``info['result']`` a FactorResult of the factors; returning True stops.
+    checkpoint, resume : optional
+        Passed to :func:`~linrfm.iteration.iterate`.
 
     Returns
     -------
     FactorResult
         ``history['loss']`` and ``history['step']`` per iteration.
     """
-    t0 = time.perf_counter()
-    init = _check_common(problem, width, init, random_state)
-    check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
-    check_scalar(step, "step", low=0, low_inclusive=False, allow_none=True)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_scalar(tol, "tol", low=0)
-    rng = check_random_state(random_state)
-    if init is None:
-        init = init_factors(problem, width, init_scale, rng)
-    params, it, conv, hist = _gd(
-        problem,
-        init,
-        step=step,
-        max_iter=max_iter,
-        tol=tol,
-        noise=0.0,
-        noise_iter=0,
-        rng=rng,
-        callback=callback,
-        what="factored_gd",
-    )
-    if not conv and problem.loss == "squared":
-        warnings.warn(
-            f"factored_gd: max_iter={max_iter} reached with loss {hist['loss'][-1]:.3g} "
-            f"> tol * mean(y^2) = {tol * np.mean(problem.y**2):.3g}; raise max_iter.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    run_params = {
-        "width": width,
-        "init_scale": init_scale,
-        "step": step,
-        "max_iter": max_iter,
-        "tol": tol,
-    }
-    return _result(problem, params, "factored_gd", it, conv, hist, t0, run_params)
+    run_params = dict(width=width, init_scale=init_scale, step=step, max_iter=max_iter, tol=tol)
+    loop = (callback, checkpoint, resume)
+    return run_gd(problem, "factored_gd", run_params, init, random_state, *loop)
 
 
 def label_noise_gd(
@@ -558,6 +369,8 @@ def label_noise_gd(
     tol=1e-12,
     random_state=None,
     callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> FactorResult:
     """Gradient descent with label noise, an implicit flatness seeker.
 
@@ -574,7 +387,7 @@ def label_noise_gd(
     noise : float >= 0, default=0.5
         Label-noise level relative to the root mean square of ``y``.
     noise_iter : int >= 0, default=20000
-    init, init_scale, step, max_iter, tol, random_state, callback
+    init, init_scale, step, max_iter, tol, random_state, callback, checkpoint, resume
         As in :func:`factored_gd` (``init_scale`` defaults to 1: the point is to start
         away from the implicitly regularized small-initialization regime).
 
@@ -582,46 +395,7 @@ def label_noise_gd(
     -------
     FactorResult
     """
-    t0 = time.perf_counter()
-    init = _check_common(problem, width, init, random_state)
-    if problem.loss != "squared":
-        raise ValueError("label_noise_gd needs loss='squared'; got loss='l1'.")
-    check_scalar(noise, "noise", low=0)
-    check_scalar(noise_iter, "noise_iter", kind=numbers.Integral, low=0)
-    check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
-    check_scalar(step, "step", low=0, low_inclusive=False, allow_none=True)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_scalar(tol, "tol", low=0)
-    rng = check_random_state(random_state)
-    if init is None:
-        init = init_factors(problem, width, init_scale, rng)
-    sigma = noise * float(np.sqrt(np.mean(problem.y**2)))
-    params, it, conv, hist = _gd(
-        problem,
-        init,
-        step=step,
-        max_iter=max_iter,
-        tol=tol,
-        noise=sigma,
-        noise_iter=noise_iter,
-        rng=rng,
-        callback=callback,
-        what="label_noise_gd",
-    )
-    if not conv:
-        warnings.warn(
-            f"label_noise_gd: max_iter={max_iter} reached with loss {hist['loss'][-1]:.3g} "
-            f"> tol * mean(y^2); raise max_iter.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    run_params = {
-        "width": width,
-        "noise": noise,
-        "noise_iter": noise_iter,
-        "init_scale": init_scale,
-        "step": step,
-        "max_iter": max_iter,
-        "tol": tol,
-    }
-    return _result(problem, params, "label_noise_gd", it, conv, hist, t0, run_params)
+    run_params = dict(width=width, noise=noise, noise_iter=noise_iter, init_scale=init_scale)
+    run_params.update(step=step, max_iter=max_iter, tol=tol)
+    loop = (callback, checkpoint, resume)
+    return run_gd(problem, "label_noise_gd", run_params, init, random_state, *loop)

@@ -6,22 +6,26 @@ parameter: the implicit bias of small initialization drives the iterate to low r
 (e.g. Soltanolkotabi, Stoger, Xie 2023; Wind 2023 for asymmetric sensing). Optionally
 ScaledGD (Tong, Ma, Chi 2021), preconditioning each gradient by ``(V^T V + damping I)^-1``
 (damped, as small initialization needs; Xu, Shen, Ma, Sun, Chi 2023).
+
+:class:`FactorGD` is the one gradient step on factors, run by :func:`~linrfm.iteration.iterate`:
+it takes a gradient oracle, so the completion and sensing problems here and the factor
+problems of :mod:`linrfm.flat` descend through the same loop, line search and stepping.
 """
 
 from __future__ import annotations
 
 import numbers
 import time
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_callback, check_random_state, check_scalar
+from ..iteration import Method, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
 
-__all__ = ["factorized_gd", "factorized_objective"]
+__all__ = ["factorized_gd", "factorized_objective", "FactorGD", "Armijo"]
 
 _ARMIJO = 1e-4  # sufficient-decrease constant of the backtracking
 _MIN_STEP_RATIO = 2.0**-30  # the backtracking never halves the step below this fraction
@@ -42,9 +46,197 @@ def factorized_objective(problem, U, V, *, shape=None):
     grad_U, grad_V : ndarray
     """
     meas = problem if isinstance(problem, Measurements) else Measurements(problem, shape)
-    r = meas.apply_factors(U, V) - meas.y
-    E = meas.adjoint(r)
-    return float(r @ r) / (2 * meas.p), np.asarray(E @ V) / meas.p, np.asarray(E.T @ U) / meas.p
+    oracle = _MeasuredLoss(meas, meas.y)
+    r = oracle.residual((U, V))
+    return oracle.loss(r), *oracle.grad((U, V), r)
+
+
+# --------------------------------------------------------------------------- the shared step
+@dataclass(frozen=True)
+class Armijo:
+    """Backtracking: halve the step until ``f(new) <= f - c * eta * <grad, direction>``.
+
+    The step is never halved below ``floor``; the accepted step times ``grow`` is the
+    next iteration's first trial.
+    """
+
+    c: float
+    floor: float
+    grow: float = 1.0
+
+
+class FactorGD(Method):
+    """Gradient descent on a tuple of factors through a gradient oracle.
+
+    The oracle has ``residual(params) -> r``, ``loss(r) -> float`` and
+    ``grad(params, r) -> tuple`` (the gradient of ``loss`` at ``params`` when the residual
+    is ``r``). Each iteration takes the gradient at the residual :meth:`targets` returns,
+    turns it into a :meth:`direction` and steps by the :class:`Armijo` line search from
+    ``eta`` (``armijo``) or by :meth:`step_size`. Subclasses change those hooks, add record
+    entries (:meth:`measures`) and may stop before stepping (:meth:`at_rest`). The record is
+    ``loss`` (before the step), the measures and the ``step`` taken (0 at rest).
+    """
+
+    name = "factorized GD"
+    state = ("params", "r", "eta", "resting")
+
+    def __init__(self, oracle, params, *, eta=None, armijo: Armijo | None = None):
+        self.oracle = oracle
+        self.params = tuple(params)
+        self.r = oracle.residual(self.params)
+        self.eta = eta
+        self.armijo = armijo
+        self.resting = False
+        self.last = None  # (params before, direction, step) of the last step
+
+    # hooks
+    def targets(self, it):
+        """The residual this iteration descends (label noise perturbs it)."""
+        return self.r
+
+    def direction(self, it, grads):
+        """The descent direction from the gradient (ScaledGD preconditions it)."""
+        return grads
+
+    def step_size(self, it, r, grads) -> float:
+        """The step without a line search."""
+        return self.eta
+
+    def measures(self, r) -> dict:
+        """Extra record entries at the residual ``r`` (before the step)."""
+        return {}
+
+    def at_rest(self, it, loss) -> bool:
+        """Stop before stepping: the iterate is kept and the step recorded as 0."""
+        return False
+
+    def converged(self, history) -> bool:
+        return self.resting
+
+    # the step
+    def step(self, it):
+        r = self.targets(it)
+        loss = self.oracle.loss(r)
+        grads = self.oracle.grad(self.params, r)
+        record = {"loss": loss, **self.measures(r)}
+        if self.at_rest(it, loss):
+            self.resting = True
+            return {**record, "step": 0.0}
+        dirs = self.direction(it, grads)
+        if self.armijo is None:
+            eta = self.step_size(it, r, grads)
+            new = _move(self.params, eta, dirs)
+            r_new, loss_new = self.oracle.residual(new), 0.0
+        else:
+            eta, new, r_new, loss_new = self._backtrack(loss, grads, dirs)
+            self.eta = eta * self.armijo.grow
+        if not (np.isfinite(loss_new) and all(np.all(np.isfinite(p)) for p in new)):
+            raise ModelFitError(
+                f"{self.name} diverged (non-finite iterate) at iteration {it}; "
+                "try a smaller 'step'."
+            )
+        self.last = (self.params, dirs, eta)
+        self.params, self.r = new, r_new
+        return {**record, "step": eta}
+
+    def _backtrack(self, loss, grads, dirs):
+        # Armijo backtracking on the training loss: the step is halved (for good unless
+        # ``grow``) whenever it would not decrease the loss enough. A fixed step that is
+        # stable for most initializations is not for all: where the iterate's curvature
+        # passes 2 / step, GD oscillates at a high residual or diverges.
+        a = self.armijo
+        slope = sum(float(np.sum(g * d)) for g, d in zip(grads, dirs))
+        eta = self.eta
+        while True:
+            new = _move(self.params, eta, dirs)
+            r_new = self.oracle.residual(new)
+            loss_new = self.oracle.loss(r_new)
+            if loss_new <= loss - a.c * eta * slope or eta <= a.floor:
+                return eta, new, r_new, loss_new
+            eta /= 2
+
+
+def _move(params, eta, dirs):
+    return tuple(p - eta * d for p, d in zip(params, dirs))
+
+
+# --------------------------------------------------------------------------- completion/sensing
+class _MeasuredLoss:
+    """The oracle of ``||A(U V^T) - y||^2 / (2 p)`` on completion or sensing data."""
+
+    def __init__(self, meas, y):
+        self.meas, self.y = meas, y
+
+    def residual(self, params):
+        return self.meas.apply_factors(*params) - self.y
+
+    def loss(self, r):
+        return 0.5 * float(r @ r) / self.meas.p
+
+    def grad(self, params, r):
+        U, V = params
+        E = self.meas.adjoint(r)
+        return np.asarray(E @ V) / self.meas.p, np.asarray(E.T @ U) / self.meas.p
+
+
+class _FactorizedGD(FactorGD):
+    """GD (or ScaledGD) in the units where ``||X*||_2 ~ 1``, stopped by the relative
+    training residual or a relative change of ``X`` below ``tol * 1e-2``."""
+
+    def __init__(self, meas, U, V, *, step, scaled, damping, tol):
+        self.s = meas.sigma
+        super().__init__(
+            _MeasuredLoss(meas, meas.y / self.s),
+            (U, V),
+            eta=float(step),
+            armijo=Armijo(_ARMIJO, step * _MIN_STEP_RATIO),
+        )
+        self.shape, self.scaled, self.damping, self.tol = meas.shape, scaled, damping, tol
+        self.ynorm = np.linalg.norm(meas.y) / self.s
+
+    def measures(self, r):
+        rel = float(np.linalg.norm(r) / self.ynorm) if self.ynorm > 0 else 0.0
+        return {"rel_residual": rel}
+
+    def direction(self, it, grads):
+        if not self.scaled:
+            return grads
+        (U, V), (gU, gV) = self.params, grads
+        I_k = np.eye(U.shape[1])
+        try:
+            return (
+                np.linalg.solve(V.T @ V + self.damping * I_k, gU.T).T,
+                np.linalg.solve(U.T @ U + self.damping * I_k, gV.T).T,
+            )
+        except np.linalg.LinAlgError as exc:
+            raise ModelFitError(
+                f"ScaledGD's preconditioner became singular at iteration {it} (the "
+                "iterate diverged); try a smaller 'step' or a larger 'damping'."
+            ) from exc
+
+    def converged(self, history):
+        if history["rel_residual"][-1] < self.tol:
+            return True
+        (U, V), (dirU, dirV), eta = self.last
+        U_new, _ = self.params
+        # ||U'V'^T - U V^T||_F <= ||dU V^T|| + ||U' dV^T||: a cheap bound on the change
+        old = np.sqrt(max(float(np.sum((U.T @ U) * (V.T @ V))), 0.0))
+        bound = np.linalg.norm(eta * dirU) * np.linalg.norm(V) + np.linalg.norm(
+            U_new
+        ) * np.linalg.norm(eta * dirV)
+        return bool(old > 0 and bound < 1e-2 * self.tol * old)
+
+    def warning(self, history, max_iter):
+        return (
+            f"factorized GD did not converge in max_iter={max_iter} iterations: relative "
+            f"training residual {history['rel_residual'][-1]:.2e} (tol={self.tol:g}). "
+            "Increase max_iter or step, or try scaled=True."
+        )
+
+    def result(self, n_iter):
+        U, V = self.params
+        method = "scaled-gd" if self.scaled else "factorized-gd"
+        return FactorResult(shape=self.shape, n_iter=n_iter, method=method, U=U * self.s, V=V)
 
 
 def _check_width(rank, shape):
@@ -65,6 +257,8 @@ def factorized_gd(
     shape=None,
     random_state=None,
     callback=None,
+    checkpoint=None,
+    resume=None,
 ) -> FactorResult:
     """Recover ``X = U V^T`` by gradient descent from small random initialization.
 
@@ -103,8 +297,11 @@ def factorized_gd(
     random_state : None, int or numpy.random.Generator
         Seed of the initialization.
     callback : callable, optional
-        ``callback(iteration, info)`` with ``info['result']`` a FactorResult of the iterate
-        (valid during the call); True stops.
+        ``callback(iteration, info)`` after every iteration with the iteration's record and
+        ``info['result']`` a FactorResult of the iterate (valid during the call); True stops.
+    checkpoint, resume : optional
+        Passed to :func:`~linrfm.iteration.iterate`: ``checkpoint(Checkpoint)`` after
+        iterations; ``resume=`` a checkpoint of this fit on the same data continues it.
 
     Returns
     -------
@@ -123,92 +320,15 @@ def factorized_gd(
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
     check_callback(callback)
     rng = check_random_state(random_state)
-    s = meas.sigma
     U = init_scale * rng.standard_normal((n, k))
     V = init_scale * rng.standard_normal((d, k))
-    ynorm = np.linalg.norm(meas.y) / s
-    y_s = meas.y / s
-    history = {"loss": [], "rel_residual": [], "step": []}
-    converged, it = False, 0
-    I_k = np.eye(k)
-    eta = float(step)
-    r = meas.apply_factors(U, V) - y_s
-    loss = 0.5 * float(r @ r) / meas.p
-    for it in range(1, max_iter + 1):
-        E = meas.adjoint(r)
-        gU = np.asarray(E @ V) / meas.p
-        gV = np.asarray(E.T @ U) / meas.p
-        dirU, dirV = gU, gV
-        if scaled:
-            try:
-                dirU = np.linalg.solve(V.T @ V + damping * I_k, gU.T).T
-                dirV = np.linalg.solve(U.T @ U + damping * I_k, gV.T).T
-            except np.linalg.LinAlgError as exc:
-                raise ModelFitError(
-                    f"ScaledGD's preconditioner became singular at iteration {it} (the "
-                    "iterate diverged); try a smaller 'step' or a larger 'damping'."
-                ) from exc
-        rel_res = float(np.linalg.norm(r) / ynorm) if ynorm > 0 else 0.0
-        slope = float(np.sum(gU * dirU) + np.sum(gV * dirV))
-        # Armijo backtracking on the training loss: the step is halved (for good) whenever
-        # it would not decrease the loss enough. A fixed step that is stable for most
-        # initializations is not for all: where the iterate's curvature (largest per line
-        # on a sparse sample) passes 2 / step, GD oscillates at a high residual or diverges.
-        while True:
-            dU, dV = eta * dirU, eta * dirV
-            U_new, V_new = U - dU, V - dV
-            r_new = meas.apply_factors(U_new, V_new) - y_s
-            loss_new = 0.5 * float(r_new @ r_new) / meas.p
-            if loss_new <= loss - _ARMIJO * eta * slope or eta <= step * _MIN_STEP_RATIO:
-                break
-            eta /= 2
-        if not (
-            np.isfinite(loss_new) and np.all(np.isfinite(U_new)) and np.all(np.isfinite(V_new))
-        ):
-            raise ModelFitError(
-                f"factorized GD diverged (non-finite iterate) at iteration {it}; "
-                "try a smaller 'step'."
-            )
-        # ||U'V'^T - U V^T||_F <= ||dU V^T|| + ||U' dV^T||: a cheap bound on the change
-        old = np.sqrt(max(float(np.sum((U.T @ U) * (V.T @ V))), 0.0))
-        change_bound = np.linalg.norm(dU) * np.linalg.norm(V) + np.linalg.norm(
-            U_new
-        ) * np.linalg.norm(dV)
-        history["loss"].append(loss)
-        history["rel_residual"].append(rel_res)
-        history["step"].append(eta)
-        U, V, r, loss = U_new, V_new, r_new, loss_new
-        if rel_res < tol or (old > 0 and change_bound < 1e-2 * tol * old):
-            converged = True
-            break
-        if callback is not None:
-            snap = FactorResult(shape=(n, d), n_iter=it, method="factorized-gd", U=U * s, V=V)
-            if callback(it, {"iteration": it, "rel_residual": rel_res, "result": snap}):
-                break
-    if not converged and it >= max_iter:
-        warnings.warn(
-            f"factorized GD did not converge in max_iter={max_iter} iterations: relative "
-            f"training residual {history['rel_residual'][-1]:.2e} (tol={tol:g}). Increase "
-            "max_iter or step, or try scaled=True.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return FactorResult(
-        shape=(n, d),
-        n_iter=it,
-        converged=converged,
-        history=history,
-        elapsed=time.perf_counter() - t0,
-        method="scaled-gd" if scaled else "factorized-gd",
-        params=dict(
-            rank=k,
-            init_scale=init_scale,
-            step=step,
-            scaled=scaled,
-            damping=damping,
-            tol=tol,
-            max_iter=max_iter,
-        ),
-        U=U * s,
-        V=V,
+    method = _FactorizedGD(meas, U, V, step=step, scaled=scaled, damping=damping, tol=tol)
+    run = iterate(
+        method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
     )
+    res = method.result(run.n_iter)
+    res.converged, res.history = run.converged, run.history
+    res.elapsed = time.perf_counter() - t0
+    res.params = dict(rank=k, init_scale=init_scale, step=step, scaled=scaled, damping=damping)
+    res.params.update(tol=tol, max_iter=max_iter)
+    return res
