@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from linrfm.datasets import make_completion
 from linrfm.problems import MatrixCompletion
-from linrfm.solvers.als import Lines, als_complete, solve_lines
+from linrfm.solvers.als import Lines, als_complete
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +73,18 @@ def test_a_half_step_equals_the_dense_normal_equations(lam):
     # the column half-step through the CSC lines, on any U
     prob = MatrixCompletion.from_dense(X)
     U = np.random.default_rng(2).standard_normal((7, 2))
-    V = solve_lines(Lines.cols_of(prob), U, lam_abs)
+    V = Lines.cols_of(prob).solve(U, lam_abs)
     np.testing.assert_allclose(V, dense_ridge(U, X.T, mask.T, lam_abs), rtol=1e-12, atol=1e-14)
 
 
-def test_chunked_gram_accumulation_matches_one_chunk(monkeypatch, planted):
-    lines = Lines.rows_of(planted.problem)
+def test_small_batches_match_large_ones(monkeypatch, planted):
     V = np.random.default_rng(0).standard_normal((80, 4))
-    whole = solve_lines(lines, V, 0.5)
-    monkeypatch.setattr("linrfm.solvers.als._MAX_ELEMENTS", 50)  # a few lines per chunk
-    np.testing.assert_allclose(solve_lines(lines, V, 0.5), whole, rtol=1e-12)
+    whole = Lines.rows_of(planted.problem).solve(V, 0.5)
+    assert len(Lines.rows_of(planted.problem).batches(4, 80)) < 10
+    monkeypatch.setattr("linrfm.solvers.als._MAX_ELEMENTS", 500)  # a few lines per batch
+    lines = Lines.rows_of(planted.problem)
+    assert len(lines.batches(4, 80)) > 20
+    np.testing.assert_allclose(lines.solve(V, 0.5), whole, rtol=1e-12)
 
 
 @pytest.mark.parametrize(("noise", "rs"), [(0.1, 0), (0.1, 1), (0.0, 0)])

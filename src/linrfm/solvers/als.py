@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numbers
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from .._validation import check_callback, check_random_state, check_scalar
 from ..iteration import Method, Stop, iterate
 from ..problems import MatrixCompletion, as_completion_problem
 from ..results import FactorResult
+from ._rowsolve import _bucket_edges
 from .softimpute import _observed_of_factors, lambda_max
 
 __all__ = ["als_complete", "ALS", "DEFAULT_RANKS"]
@@ -43,17 +43,34 @@ DEFAULT_RANKS = (1, 2, 4, 8, 16, 32)
 # (the smallest wins): past the true rank noiseless data fit equally well, to ~1e-4, and the
 # pick among them would be chance.
 _TIE = 0.01
-# Largest number of products gathered at once by the Gram accumulation (32 MiB in float64).
+# Largest number of factor entries gathered at once into padded blocks (32 MiB in float64).
 _MAX_ELEMENTS = 2**22
 
 
-@dataclass
 class Lines:
-    """The observations of one side grouped by line (CSR for rows, CSC for columns)."""
+    """The observations of one side grouped by line (CSR for rows, CSC for columns), with
+    every line's ridge solve (:meth:`solve`).
 
-    indptr: np.ndarray  # (n_lines + 1,) start of each line's observations
-    idx: np.ndarray  # index on the other side of each observation
-    values: np.ndarray  # observed value of each observation
+    Lines are bucketed by their number of observations (geometric bucket sizes, as in
+    :class:`~linrfm.solvers._rowsolve.LineSolver`) and padded to the bucket's size; a padded
+    slot points at an extra zero row of the factor with a zero value, so it adds nothing.
+    A batch of lines then gathers one ``(m, c, r)`` block and forms its Gram matrices and
+    right-hand sides with one batched matrix product.
+
+    Parameters
+    ----------
+    indptr : ndarray, shape (n_lines + 1,)
+        Start of each line's observations.
+    idx : ndarray, shape (n_obs,)
+        Index on the other side (the factor's row) of each observation.
+    values : ndarray, shape (n_obs,)
+        Observed value of each observation.
+    """
+
+    def __init__(self, indptr, idx, values):
+        self.indptr, self.idx, self.values = indptr, idx, values
+        self.n_lines = indptr.size - 1
+        self._batches: dict = {}
 
     @classmethod
     def rows_of(cls, prob: MatrixCompletion) -> Lines:
@@ -65,41 +82,55 @@ class Lines:
         indptr = np.concatenate([[0], np.cumsum(prob.col_counts)])
         return cls(indptr, prob.rows[order], prob.values[order])
 
+    def batches(self, rank: int, pad: int) -> list:
+        """``(lines, other index, values)`` of every padded batch for factors of width
+        ``rank``; ``pad`` is the padded slots' index (the factor's extra zero row)."""
+        key = (rank, pad)
+        if key not in self._batches:
+            counts = np.diff(self.indptr)
+            nonempty = np.flatnonzero(counts)
+            idx = np.append(self.idx, pad)
+            vals = np.append(self.values, 0.0)
+            out = []
+            if nonempty.size:
+                edges = _bucket_edges(int(counts.max()))
+                size_of = edges[np.searchsorted(edges, counts[nonempty])]
+                for size in np.unique(size_of):
+                    members = nonempty[size_of == size]
+                    step = max(1, _MAX_ELEMENTS // (int(size) * (rank + 1)))
+                    offs = np.arange(size)[None, :]
+                    for s in range(0, members.size, step):
+                        mem = members[s : s + step]
+                        pos = self.indptr[mem][:, None] + offs
+                        pos = np.where(offs >= counts[mem][:, None], self.idx.size, pos)
+                        out.append((mem, idx[pos], vals[pos]))
+            self._batches[key] = out
+        return self._batches[key]
 
-def solve_lines(lines: Lines, F: np.ndarray, lam_abs: float) -> np.ndarray:
-    """Every line's ridge solution ``(F_i^T F_i + lam_abs I)^-1 F_i^T x_i``, stacked.
+    def solve(self, F: np.ndarray, lam_abs: float) -> np.ndarray:
+        """Every line's ridge solution ``(F_i^T F_i + lam_abs I)^-1 F_i^T x_i``, stacked.
 
-    ``F_i = F[idx of line i]``. The Gram matrices (upper triangles) and right-hand sides are
-    segment sums of per-observation products, computed in chunks of whole lines holding at
-    most ``_MAX_ELEMENTS`` products. The systems are solved stacked (one batched LAPACK call,
-    no loop over lines). A line without observations gets zero. With ``lam_abs = 0`` a
-    system may be singular (fewer independent observations than ``r``): then every line
-    gets the minimum-norm solution (a batched pseudo-inverse).
-    """
-    n_lines, k = lines.indptr.size - 1, F.shape[1]
-    iu, ju = np.triu_indices(k)
-    tri = np.zeros((n_lines, iu.size))
-    rhs = np.zeros((n_lines, k))
-    counts = np.diff(lines.indptr)
-    per_chunk = max(1, _MAX_ELEMENTS // (iu.size + k))
-    cuts = np.searchsorted(lines.indptr, np.arange(per_chunk, lines.idx.size, per_chunk))
-    bounds = np.unique(np.concatenate([[0], cuts, [n_lines]]))
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        full = lo + np.flatnonzero(counts[lo:hi])
-        if full.size == 0:
-            continue
-        s, e = lines.indptr[lo], lines.indptr[hi]
-        Fg = F[lines.idx[s:e]]
-        starts = lines.indptr[full] - s
-        tri[full] = np.add.reduceat(Fg[:, iu] * Fg[:, ju], starts, axis=0)
-        rhs[full] = np.add.reduceat(Fg * lines.values[s:e, None], starts, axis=0)
-    G = np.zeros((n_lines, k, k))
-    G[:, iu, ju] = tri
-    G[:, ju, iu] = tri
-    G[:, np.arange(k), np.arange(k)] += lam_abs
-    if lam_abs > 0:  # every system is positive definite
-        return np.linalg.solve(G, rhs[..., None])[..., 0]
-    return (np.linalg.pinv(G, hermitian=True) @ rhs[..., None])[..., 0]
+        ``F_i = F[idx of line i]``. Per batch: one gather, one batched product for the
+        Gram matrices, one batched solve (no loop over lines). A line without observations
+        gets zero. With ``lam_abs = 0`` a system may be singular (fewer independent
+        observations than ``r``): the batch then takes the minimum-norm solutions (a
+        batched pseudo-inverse).
+        """
+        k = F.shape[1]
+        Fx = np.vstack([F, np.zeros((1, k))])
+        out = np.zeros((self.n_lines, k))
+        diag = np.arange(k)
+        for mem, other, y in self.batches(k, F.shape[0]):
+            Fb = Fx[other]  # (m, c, k)
+            FbT = Fb.transpose(0, 2, 1)
+            G = FbT @ Fb
+            rhs = FbT @ y[..., None]
+            G[:, diag, diag] += lam_abs
+            if lam_abs > 0:  # every system is positive definite
+                out[mem] = np.linalg.solve(G, rhs)[..., 0]
+            else:
+                out[mem] = (np.linalg.pinv(G, hermitian=True) @ rhs)[..., 0]
+        return out
 
 
 def factor_change(U0, V0, U1, V1) -> float:
@@ -155,14 +186,14 @@ class ALS(Method):
         self.norm_obs = float(np.linalg.norm(prob.values))
         self.stop = Stop(tol, key="rel_change")
         self.V = V0
-        self.U = solve_lines(self.rows, V0, self.lam_abs)
+        self.U = self.rows.solve(V0, self.lam_abs)
         self.params: dict = {}
 
     def step(self, it: int) -> dict:
         U0, V0 = self.U, self.V
-        V = solve_lines(self.cols, U0, self.lam_abs)
+        V = self.cols.solve(U0, self.lam_abs)
         self.V = balance(U0, V)[1]
-        self.U = solve_lines(self.rows, self.V, self.lam_abs)
+        self.U = self.rows.solve(self.V, self.lam_abs)
         pred = _observed_of_factors(self.U, self.V, self.prob.rows, self.prob.cols)
         res = float(np.linalg.norm(pred - self.prob.values))
         return {
