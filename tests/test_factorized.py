@@ -5,8 +5,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from linrfm import make_completion
+from linrfm.datasets import make_sensing
 from linrfm.results import ModelFitError
-from linrfm.sensing_data import make_sensing
 from linrfm.solvers.deep_linear import deep_mf, deep_objective
 from linrfm.solvers.factorized_gd import factorized_gd, factorized_objective
 

@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 import pytest
 
+from linrfm.datasets import make_flat_problem as make_problem
 from linrfm.flat import curvature as S
-from linrfm.flat.problems import FactorProblem, make_problem
 from linrfm.flat.solvers import factored_gd, flat_minimum, label_noise_gd
-from linrfm.operators import GaussianOperator, MatrixSensing
+from linrfm.problems import FactorProblem, GaussianOperator, MatrixSensing
 from linrfm.results import FactorResult
 
 KINDS = ["sensing", "completion", "bilinear", "robust", "quadratic"]

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from linrfm.flat.problems import make_problem
+from linrfm.datasets import make_flat_problem as make_problem
 from linrfm.flat.solvers import flat_minimum
 
 SEEDS = range(10)

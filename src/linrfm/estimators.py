@@ -20,6 +20,7 @@ __all__ = [
     "LinRFMSensor",
     "IRLSRecovery",
     "SoftImputeCompleter",
+    "ALSCompleter",
     "NuclearNormSensor",
     "FactorizedGD",
     "DeepMatrixFactorization",
@@ -268,6 +269,32 @@ class SoftImputeCompleter(_MatrixEstimator):
         self.max_iter = max_iter
         self.accelerate = accelerate
         self.solver = solver
+        self.random_state = random_state
+
+
+class ALSCompleter(_MatrixEstimator):
+    """Alternating least squares, ``X ~ U V^T`` (:func:`linrfm.als_complete`)."""
+
+    def __init__(
+        self,
+        rank=None,
+        lam=1e-2,
+        tol=1e-6,
+        max_iter=100,
+        val_fraction=0.1,
+        ranks=None,
+        init_scale=1.0,
+        progress=False,
+        random_state=None,
+    ):
+        self.rank = rank
+        self.lam = lam
+        self.tol = tol
+        self.max_iter = max_iter
+        self.val_fraction = val_fraction
+        self.ranks = ranks
+        self.init_scale = init_scale
+        self.progress = progress
         self.random_state = random_state
 
 

@@ -9,10 +9,10 @@ one :class:`MethodSpec` in :data:`METHODS`. The estimators, the command line, th
 method family (the name without its problem: ``'lin_rfm'``, ``'irls'``, ``'soft_impute'``),
 in which case the entry of that family taking ``problem`` is chosen. Problems: a completion
 input (MatrixCompletion, ndarray with NaN, scipy.sparse, torch tensor), a
-:class:`~linrfm.operators.MatrixSensing` (one whose operator is an
-:class:`~linrfm.operators.EntrySampling` is solved as completion where the method has a
+:class:`~linrfm.problems.MatrixSensing` (one whose operator is an
+:class:`~linrfm.problems.EntrySampling` is solved as completion where the method has a
 completion function), a :class:`~linrfm.problems.SparseRegression` or an ``(X, y)`` pair,
-or a :class:`~linrfm.flat.problems.FactorProblem`.
+or a :class:`~linrfm.problems.FactorProblem`.
 """
 
 from __future__ import annotations
@@ -186,6 +186,14 @@ _TABLE = [
         f"{_S}:soft_impute_sense",
         "NuclearNormSensor",
         "nuclear norm (FISTA-SVT)",
+    ),
+    MethodSpec(
+        "als_complete",
+        ("complete",),
+        f"{_S}:als_complete",
+        "ALSCompleter",
+        "ALS",
+        trial=("rank", "random_state"),
     ),
     MethodSpec(
         "factorized_gd",

@@ -1,10 +1,12 @@
 """Flat minima of factorized low-rank recovery.
 
 After Ding, Drusvyatskiy, Fazel and Harchaoui, "Flat minima generalize for low-rank matrix
-recovery": problem classes fitted by overparameterized factorizations
-(:mod:`~linrfm.flat.problems`), the exact trace of the Hessian of their losses
-(:mod:`~linrfm.flat.curvature`), and solvers that seek flat interpolants
-(:mod:`~linrfm.flat.solvers`).
+recovery": the exact trace of the Hessian of the losses of overparameterized
+factorizations (:mod:`~linrfm.flat.curvature`) and solvers that seek flat interpolants
+(:mod:`~linrfm.flat.solvers`). The factor problems themselves live with the other problems
+(:class:`linrfm.problems.FactorProblem`) and their seeded generators with the other
+generators (:func:`linrfm.datasets.make_flat_problem`, ...); their old names here still
+resolve, with a DeprecationWarning.
 """
 
 from .curvature import (
@@ -18,31 +20,9 @@ from .curvature import (
     sharpness,
     sharpness_grad,
 )
-from .problems import (
-    PROBLEM_CLASSES,
-    FactorProblem,
-    PlantedFactorProblem,
-    degrees_of_freedom,
-    make_bilinear,
-    make_completion,
-    make_problem,
-    make_quadratic_sensing,
-    make_robust_sensing,
-    make_sensing,
-)
 from .solvers import factored_gd, flat_minimum, label_noise_gd
 
 __all__ = [
-    "FactorProblem",
-    "PlantedFactorProblem",
-    "PROBLEM_CLASSES",
-    "degrees_of_freedom",
-    "make_problem",
-    "make_sensing",
-    "make_completion",
-    "make_bilinear",
-    "make_robust_sensing",
-    "make_quadratic_sensing",
     "loss",
     "loss_grad",
     "hessian_trace",
@@ -56,3 +36,10 @@ __all__ = [
     "factored_gd",
     "label_noise_gd",
 ]
+
+
+def __getattr__(name):
+    # the problems and generators moved out of flat/: their old names warn and forward
+    from . import problems
+
+    return getattr(problems, name)

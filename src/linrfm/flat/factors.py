@@ -11,9 +11,9 @@ import time
 import numpy as np
 
 from .._validation import check_callback, check_random_state, check_scalar
+from ..problems import FactorProblem
 from ..results import FactorResult
 from . import curvature as S
-from .problems import FactorProblem
 
 __all__ = ["mu_max", "init_factors"]
 

@@ -1,6 +1,6 @@
 """Solvers for factorized recovery: the flat-minimum finder, gradient descent, label noise.
 
-Every solver is a plain function taking a :class:`~linrfm.flat.problems.FactorProblem` and
+Every solver is a plain function taking a :class:`~linrfm.problems.FactorProblem` and
 returning a :class:`~linrfm.results.FactorResult` (``U = L``, ``V = R``; ``U = V`` for the
 symmetric model). No solver looks at anything but the measurements. What is flat's own is
 here: the flat-minimum objective ``loss + mu * sharpness`` with its continuation ``mu -> 0``
@@ -21,7 +21,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_scalar
 from ..iteration import Method, iterate, user_stacklevel
-from ..operators import EntrySampling, GaussianOperator, MatrixSensing, RankOneOperator
+from ..problems import (
+    EntrySampling,
+    FactorProblem,
+    GaussianOperator,
+    MatrixSensing,
+    RankOneOperator,
+)
 from ..results import FactorResult, ModelFitError
 from . import curvature as S
 from .descent import run_gd
@@ -34,7 +40,6 @@ from .factors import (
     init_factors,
     mu_max,
 )
-from .problems import FactorProblem
 
 __all__ = ["flat_minimum", "factored_gd", "label_noise_gd", "mu_max", "init_factors"]
 

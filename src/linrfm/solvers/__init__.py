@@ -5,6 +5,7 @@ DeprecationWarning (:mod:`linrfm._deprecated`).
 """
 
 from .._deprecated import module_getattr
+from .als import als_complete
 from .deep_linear import deep_mf
 from .diagonal_net import diagonal_net_regress
 from .factorized_gd import factorized_gd
@@ -31,6 +32,7 @@ __all__ = [
     "irls_regress",
     "soft_impute_complete",
     "soft_impute_sense",
+    "als_complete",
     "factorized_gd",
     "deep_mf",
     "diagonal_net_regress",

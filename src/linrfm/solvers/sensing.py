@@ -50,10 +50,10 @@ _DIRECT_MAX_ENTRIES = 2 * 10**7
 
 
 def check_sensing_problem(problem) -> MatrixSensing:
-    """Check that ``problem`` is a :class:`~linrfm.operators.MatrixSensing`."""
+    """Check that ``problem`` is a :class:`~linrfm.problems.MatrixSensing`."""
     if not isinstance(problem, MatrixSensing):
         raise TypeError(
-            f"problem must be a linrfm.operators.MatrixSensing (an operator and its "
+            f"problem must be a linrfm.problems.MatrixSensing (an operator and its "
             f"measurements y); got {type(problem).__name__}."
         )
     return problem
@@ -273,7 +273,7 @@ def lin_rfm_sense(
     linear_solver : {'auto', 'cg', 'direct'}, default='auto'
         'cg' never forms ``Q``. 'direct' forms ``Q`` (``m^2 n d`` flops) and ``A A*`` (once)
         and solves by Cholesky, falling back to CG when a factorization fails; it needs an
-        operator with dense sensing matrices (:class:`~linrfm.operators.GaussianOperator`).
+        operator with dense sensing matrices (:class:`~linrfm.problems.GaussianOperator`).
         'auto' is 'direct' for such operators with ``m <= 4000`` and ``m n d <= 2e7``
         (Gaussian sensing, n = 40, rank 10, rho 2: 2-3x faster), 'cg' otherwise.
     init : ndarray of shape (n, d) or DenseResult, optional
