@@ -292,3 +292,42 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_fit(kw):
     other = dict(variant="one-sided", agop="sparse") if kw["variant"] == "two-sided" else {}
     with pytest.raises(ValueError, match="resume holds a checkpoint of"):
         lin_rfm_complete(P.problem, resume=saved[0], **other)
+
+
+def test_lin_rfm_complete_follows_the_ridge_rule_and_window():
+    # An independent restatement of the one-sided 'change' iteration on top of
+    # lin_rfm_step (which takes an absolute ridge): the relative ridge is scaled by
+    # tr(K) / d with K = B^T B / n (alpha = 1/2), then follows the relative change down;
+    # the run stops after 5 changes in a row below tol with the ridge <= tol.
+    P = make_completion(30, 25, 2, 300, random_state=1)
+    tol, lam_min = 1e-6, 1e-12
+    res = lin_rfm_complete(
+        P.problem,
+        variant="one-sided",
+        agop="dense",
+        lam_rule="change",
+        tol=tol,
+        max_iter=400,
+        momentum=0.0,
+    )
+    assert res.params["kernel_side"] == "row"
+    prob = P.problem
+    n, d = prob.shape
+    B = np.zeros((n, d))
+    B[prob.rows, prob.cols] = prob.values
+    lam_rel, changes, lams = 1e-2, [], []
+    while True:
+        scale = np.trace(B.T @ B / n) / d
+        B_new = lin_rfm_step(B, prob, lam=lam_rel * scale)
+        changes.append(np.linalg.norm(B_new - B) / np.linalg.norm(B))
+        lams.append(lam_rel)
+        done = len(changes) >= 5 and max(changes[-5:]) < tol and lam_rel <= tol
+        lam_rel = max(lam_min, min(lam_rel, changes[-1]))
+        B = B_new
+        if done or len(changes) == 400:
+            break
+    assert res.converged and done
+    assert res.n_iter == len(changes)
+    np.testing.assert_allclose(res.history["rel_change"], changes, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(res.history["lam"], lams, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(res.to_dense(), B, rtol=0, atol=1e-10 * np.abs(B).max())

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from linrfm.iteration import Schedule, Stop, iterate
+from linrfm.iteration import Method, Schedule, Stop, iterate
 from linrfm.results import ModelFitError
-from linrfm.solvers._params import LaggedMethod, absolute_ridge, relative_change
+from linrfm.solvers._params import absolute_ridge, relative_change
 
 
 def test_absolute_ridge():
@@ -23,11 +23,11 @@ def test_relative_change():
     assert relative_change(np.zeros(2), np.zeros(2)) == 0.0
 
 
-class Halving(LaggedMethod):
+class Halving(Method):
     """x <- x / 2 under a 'change' schedule that follows the relative change (0.5)."""
 
     name = "halving"
-    state = ("x", "schedule", "pending")
+    state = ("x", "schedule")
 
     def __init__(self, tol):
         self.x = 1.0
@@ -35,8 +35,9 @@ class Halving(LaggedMethod):
         self.stop = Stop(tol, schedules=(self.schedule,))
 
     def step(self, it):
-        lam = self.advance()
-        self.x, self.pending = self.x / 2, 0.5
+        lam = self.schedule.take()
+        self.x = self.x / 2
+        self.schedule.defer(0.5)
         return {"rel_change": 0.5, "lam": lam}
 
     def result(self, n_iter):
@@ -50,4 +51,4 @@ def test_the_stop_sees_the_value_the_step_used():
     run = iterate(m, max_iter=5)
     assert run.converged and run.n_iter == 2
     assert run.history["lam"] == [1.0, 0.5]
-    assert m.schedule.value == 0.5 and m.upcoming() == 0.5
+    assert m.schedule.value == 0.5 and m.schedule.upcoming() == 0.5

@@ -64,6 +64,13 @@ class Schedule:
         For :class:`Stop`: the schedule is settled once ``value <= max(settle, floor)``
         ('fixed' always is): a step taken with a larger ridge or smoothing can look
         stationary at that value's fixed point, not at the limit.
+    pending : float or None
+        A signal left by :meth:`defer` for the next step's :meth:`take`.
+
+    A method either updates the schedule at once (:meth:`update`) or lags it by one step:
+    a step :meth:`take` s its value (applying the last step's signal first) and
+    :meth:`defer` s its own signal. Lagged, the :class:`Stop` judges the value the quiet
+    steps were taken with, and a converged run leaves the schedule where it was.
     """
 
     value: float
@@ -71,6 +78,7 @@ class Schedule:
     floor: float = 0.0
     factor: float = 1.0
     settle: float = 0.0
+    pending: float | None = None
 
     def __post_init__(self):
         if self.rule not in SCHEDULE_RULES:
@@ -87,6 +95,21 @@ class Schedule:
         elif self.rule == "geometric":
             self.value = max(self.floor, self.value * self.factor)
         return self.value
+
+    def defer(self, signal: float) -> None:
+        """Leave ``signal`` (a relative change, an error, ...) for the next :meth:`take`."""
+        self.pending = float(signal)
+
+    def take(self) -> float:
+        """Apply the pending signal, if any; the value for this step."""
+        if self.pending is not None:
+            signal, self.pending = self.pending, None
+            self.update(signal)
+        return self.value
+
+    def upcoming(self) -> float:
+        """The value the next step would take (this schedule is left as it is)."""
+        return copy.copy(self).take()
 
     @property
     def settled(self) -> bool:

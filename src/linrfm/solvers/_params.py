@@ -1,27 +1,24 @@
 """What the lin-RFM and IRLS solvers share around the iteration core.
 
 The parameter checks of lin-RFM's completion and sensing solvers, the rule that makes a
-unit-free ridge (or IRLS smoothing) absolute, the lagged schedule of their methods and the
-finishing of their results. The loop itself is :func:`linrfm.iteration.iterate`.
+unit-free ridge (or IRLS smoothing) absolute and the finishing of their results. The loop
+itself is :func:`linrfm.iteration.iterate`.
 """
 
 from __future__ import annotations
 
-import copy
 import numbers
 import time
 
 import numpy as np
 
 from .._validation import check_bool, check_callback, check_scalar
-from ..iteration import Method
 from ..results import ModelFitError
 
 __all__ = [
     "check_lin_rfm_params",
     "absolute_ridge",
     "relative_change",
-    "LaggedMethod",
     "finished",
     "WINDOW",
 ]
@@ -62,34 +59,6 @@ def relative_change(new, old) -> float:
     norm_old = np.linalg.norm(old)
     diff = float(np.linalg.norm(new - old))
     return diff / norm_old if norm_old > 0 else (np.inf if diff > 0 else 0.0)
-
-
-class LaggedMethod(Method):
-    """A :class:`~linrfm.iteration.Method` whose ``schedule`` moves at the start of the next step.
-
-    A step takes the value :meth:`advance` returns, records it, and leaves in ``pending``
-    what the schedule's update takes (the relative change, ...). The update waits for the
-    next step, so the :class:`~linrfm.iteration.Stop` tests the value the last step was
-    taken with (a step under a larger ridge or smoothing can look stationary at that
-    value's fixed point), and a converged run leaves the schedule where it was.
-    Subclasses list ``"schedule"`` and ``"pending"`` in ``state``.
-    """
-
-    schedule = None
-    pending = None
-
-    def advance(self) -> float:
-        """Apply the last step's pending update; return the value for this step."""
-        if self.pending is not None:
-            self.schedule.update(self.pending)
-            self.pending = None
-        return self.schedule.value
-
-    def upcoming(self) -> float:
-        """The value the next step would take (the schedule itself is left as it is)."""
-        if self.pending is None:
-            return self.schedule.value
-        return copy.copy(self.schedule).update(self.pending)
 
 
 def finished(result, run, t0: float):

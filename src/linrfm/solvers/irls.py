@@ -17,10 +17,10 @@ import time
 import numpy as np
 
 from .._validation import check_callback, check_scalar
-from ..iteration import Schedule, Stop, iterate
+from ..iteration import Method, Schedule, Stop, iterate
 from ..problems import as_completion_problem
 from ..results import DenseResult
-from ._params import LaggedMethod, absolute_ridge, finished
+from ._params import absolute_ridge, finished
 from ._rowsolve import LineSolver
 from .sensing import WarmStarts, _initial_iterate, _SenseSolver, check_sensing_problem
 
@@ -46,7 +46,7 @@ def _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback) -> dict:
     return dict(p=p, gamma=gamma, eta=eta, gamma_min=gamma_min, tol=tol, max_iter=max_iter)
 
 
-class _IRLS(LaggedMethod):
+class _IRLS(Method):
     """IRLS-p from ``X`` with ``update(K) -> X``; ``gamma`` decays geometrically by ``1 / eta``.
 
     ``gamma`` is relative to the mean eigenvalue of ``X^T X`` (unit-free); converged once
@@ -57,7 +57,7 @@ class _IRLS(LaggedMethod):
     """
 
     name = "IRLS"
-    state = ("X", "schedule", "pending")
+    state = ("X", "schedule")
     advice = "Increase max_iter or eta (faster gamma decay)."
 
     def __init__(self, X, update, params, method, name):
@@ -70,7 +70,7 @@ class _IRLS(LaggedMethod):
         self.stop = Stop(params["tol"], schedules=(self.schedule,))
 
     def step(self, it):
-        gamma_rel = self.advance()
+        gamma_rel = self.schedule.take()
         G = self.X.T @ self.X
         message = f"{self.name} iterate became non-finite at iteration {it}."
         g_abs = absolute_ridge(gamma_rel, np.trace(G) / G.shape[0], message)
@@ -78,7 +78,7 @@ class _IRLS(LaggedMethod):
         norm_prev = np.linalg.norm(self.X)
         change = np.linalg.norm(X_new - self.X) / norm_prev if norm_prev > 0 else np.inf
         self.X = X_new
-        self.pending = gamma_rel / self.eta
+        self.schedule.defer(gamma_rel / self.eta)
         return {"rel_change": change, "gamma": gamma_rel}
 
     def result(self, n_iter):
@@ -90,7 +90,7 @@ class _IRLS(LaggedMethod):
 class _IRLSSense(WarmStarts, _IRLS):
     """IRLS-p for sensing: the CG warm starts are state too."""
 
-    state = ("X", "schedule", "pending", "warm")
+    state = ("X", "schedule", "warm")
 
     def __init__(self, X, solver, params):
         self.solver = solver

@@ -24,10 +24,10 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from .._validation import check_callback, check_option, check_real_array, check_scalar
-from ..iteration import Run, Schedule, Stop, iterate
+from ..iteration import Method, Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
 from ..results import VectorResult
-from ._params import LaggedMethod, finished, relative_change
+from ._params import finished, relative_change
 
 __all__ = ["irls_regress", "irls_regress_step", "IRLS_EPS_RULES"]
 
@@ -170,7 +170,7 @@ def irls_regress(
     return finished(method.result(run.n_iter), run, t0)
 
 
-class _IRLSRegress(LaggedMethod):
+class _IRLSRegress(Method):
     """IRLS-p from the minimum-norm solution ``beta_0``; ``eps`` held absolute.
 
     The schedule holds ``eps * max(beta_0^2)`` (its floor ``eps_min * max(beta_0^2)``):
@@ -180,7 +180,7 @@ class _IRLSRegress(LaggedMethod):
     """
 
     name = "IRLS-p"
-    state = ("beta", "schedule", "pending")
+    state = ("beta", "schedule")
     advice = "Increase max_iter, or raise tol."
 
     def __init__(self, X, y, params):
@@ -197,16 +197,16 @@ class _IRLSRegress(LaggedMethod):
         self.stop = Stop(params["tol"], schedules=(self.schedule,))
 
     def step(self, it):
-        eps_abs = self.advance()
+        eps_abs = self.schedule.take()
         p = self.params
         new = _weighted_min_norm(self.X, self.y, _inverse_weights(self.beta, p["p"], eps_abs))
         change = relative_change(new, self.beta)
         self.beta = new
         if p["eps_rule"] == "ddfg":
             d = new.size
-            self.pending = (np.sort(np.abs(new))[::-1][p["sparsity"]] / d) ** 2
+            self.schedule.defer((np.sort(np.abs(new))[::-1][p["sparsity"]] / d) ** 2)
         else:
-            self.pending = change * np.sqrt(self.scale)
+            self.schedule.defer(change * np.sqrt(self.scale))
         return {"rel_change": change, "eps": eps_abs / self.scale}
 
     def result(self, n_iter):

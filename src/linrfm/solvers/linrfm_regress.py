@@ -19,10 +19,10 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from .._validation import check_bool, check_callback, check_option, check_real_array, check_scalar
-from ..iteration import Run, Schedule, Stop, iterate
+from ..iteration import Method, Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
 from ..results import VectorResult
-from ._params import LaggedMethod, finished, relative_change
+from ._params import finished, relative_change
 
 __all__ = ["lin_rfm_regress", "lin_rfm_regress_step", "FORMS", "EPS_RULES"]
 
@@ -294,24 +294,20 @@ def lin_rfm_regress(
     run = iterate(
         method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
     )
-    # the first iterate's change, from zero, is inf: not a record (iterate refuses
-    # non-finite ones), but the history shows it
-    changes = run.history.pop("rel_change", [])
-    run.history = {"rel_change": [np.inf] * (run.n_iter - len(changes)) + changes, **run.history}
     result = finished(method.result(run.n_iter), run, t0)
     if run.converged:  # a converged run does not take the smoothing's last update
         result.params["eps_final"] = method.schedule.value
     return result
 
 
-class _LinRFMRegress(LaggedMethod):
+class _LinRFMRegress(Method):
     """lin-RFM with the AGOP's diagonal: ``D = (beta^2 + eps)^(2 alpha)``, then kernel ridge.
 
     ``eps`` is relative to ``max(beta_1^2)`` of the first (minimum-norm, ``D = I``) iterate.
     """
 
     name = "lin-RFM (sparse)"
-    state = ("beta", "schedule", "pending", "scale")
+    state = ("beta", "schedule", "scale")
     advice = "Increase max_iter, or raise tol."
 
     def __init__(self, design: _Design, params: dict):
@@ -324,7 +320,7 @@ class _LinRFMRegress(LaggedMethod):
         self.stop = Stop(params["tol"], schedules=(self.schedule,))
 
     def step(self, it):
-        eps_rel = self.advance()
+        eps_rel = self.schedule.take()
         p = self.params
         if it == 1:
             D = np.ones(self.design.d)
@@ -334,17 +330,16 @@ class _LinRFMRegress(LaggedMethod):
         if it == 1:
             self.scale = float(np.max(new * new)) or 1.0
         change = relative_change(new, self.beta)
-        self.beta, self.pending = new, change
+        self.beta = new
+        self.schedule.defer(change)
         resid = np.linalg.norm(self.design.matvec(new) - self.design.y) / self.y_norm
-        record = {"eps": eps_rel, "lam": lam_abs, "rel_residual": resid}
-        if np.isfinite(change) or it > 1:
-            record["rel_change"] = change
-        return record
+        # the first change, from zero, is inf (a legitimate record)
+        return {"rel_change": change, "eps": eps_rel, "lam": lam_abs, "rel_residual": resid}
 
     def result(self, n_iter):
         d = self.design
         intercept = d.y_mean - float(d.x_mean @ self.beta) if d.center else 0.0
-        params = {**self.params, "eps_final": self.upcoming()}
+        params = {**self.params, "eps_final": self.schedule.upcoming()}
         return VectorResult(
             shape=self.beta.shape,
             n_iter=n_iter,

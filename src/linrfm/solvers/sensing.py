@@ -27,10 +27,10 @@ import numpy as np
 import scipy.linalg
 
 from .._validation import check_option, check_scalar
-from ..iteration import Schedule, Stop, iterate
+from ..iteration import Method, Schedule, Stop, iterate
 from ..problems import MatrixSensing
 from ..results import DenseResult
-from ._params import WINDOW, LaggedMethod, absolute_ridge, check_lin_rfm_params, finished
+from ._params import WINDOW, absolute_ridge, check_lin_rfm_params, finished
 from .linrfm import kernel_power
 
 __all__ = [
@@ -352,11 +352,11 @@ class WarmStarts:
         self.solver.c, self.solver.c_left = value
 
 
-class _LinRFMSense(WarmStarts, LaggedMethod):
+class _LinRFMSense(WarmStarts, Method):
     """lin-RFM's sensing iteration: one or two half-steps ``X = A*(c) K`` (then ``K' A*(c)``)."""
 
     name = "lin-RFM sensing"
-    state = ("X", "schedule", "pending", "warm")
+    state = ("X", "schedule", "warm")
     advice = "Increase max_iter, or try variant='two-sided' or lam_rule='change'."
 
     def __init__(self, X, solver, alpha, symmetric, replace, schedule, tol, params):
@@ -368,7 +368,7 @@ class _LinRFMSense(WarmStarts, LaggedMethod):
         self.params = params
 
     def step(self, it):
-        lam_rel = self.advance()
+        lam_rel = self.schedule.take()
         X_prev = X = self.X
         self.solver.cg_iters = 0
         for side in self.sides:
@@ -381,11 +381,11 @@ class _LinRFMSense(WarmStarts, LaggedMethod):
         self.X = X
         norm_prev = np.linalg.norm(X_prev)
         change = np.linalg.norm(X - X_prev) / norm_prev if norm_prev > 0 else np.inf
-        self.pending = change
+        self.schedule.defer(change)
         return {"rel_change": change, "lam": lam_rel, "cg_iter": self.solver.cg_iters}
 
     def result(self, n_iter):
-        params = {**self.params, "lam_final": self.upcoming()}
+        params = {**self.params, "lam_final": self.schedule.upcoming()}
         return DenseResult(
             shape=self.X.shape, n_iter=n_iter, method="lin-rfm-sense", params=params, X=self.X
         )

@@ -22,7 +22,7 @@ from ...backend import NUMPY, blas_threads, get_backend, to_numpy_input
 from ...iteration import iterate
 from ...problems import as_completion_problem
 from ...results import KernelResult
-from .._driver import check_lin_rfm_params
+from .._params import check_lin_rfm_params
 from .engines import DenseLinRFM, SparseLinRFM
 from .method import ridge_schedule, transposed
 from .plan import AGOP_PATHS, VARIANTS, check_dtype, plan_fit

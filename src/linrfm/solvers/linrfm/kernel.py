@@ -8,7 +8,7 @@ import numpy as np
 from ..._validation import check_scalar
 from ...backend import NUMPY, ops_of
 from ...problems import as_completion_problem
-from .._driver import absolute_ridge
+from .._params import absolute_ridge
 from .._rowsolve import LineSolver
 
 __all__ = ["kernel_power", "eig_power", "lin_rfm_step", "HalfStep"]

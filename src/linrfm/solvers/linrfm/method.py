@@ -7,13 +7,11 @@ iteration at a given relative ridge returning the relative change of the iterate
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
-from .._driver import WINDOW
+from .._params import WINDOW
 
 __all__ = ["LinRFM", "ridge_schedule", "transposed"]
 
@@ -48,9 +46,10 @@ class LinRFM(Method):
     prob : MatrixCompletion
         The (training) observations, already on the side the kernel is built for.
     ridge : Schedule
-        The relative ridge. Each step updates it first with the previous step's signal
-        (the relative change, or the validation error for 'holdout'), so the window stop
-        judges the ridge the quiet steps were taken with.
+        The relative ridge, lagged (:meth:`Schedule.take` / :meth:`Schedule.defer`): each
+        step applies the previous step's signal (the relative change, or the validation
+        error for 'holdout'), so the window stop judges the ridge the quiet steps were
+        taken with.
     tol : float
         The window stop's threshold on the relative change.
     replace, ops :
@@ -65,7 +64,7 @@ class LinRFM(Method):
     name = "lin-RFM"
     # what every engine carries: the ridge and the signal it will follow next, the
     # holdout's best error and staleness, and the last half-step (for the result)
-    state = ("ridge", "signal", "best_val", "stale", "side", "A", "K", "lam_abs")
+    state = ("ridge", "best_val", "stale", "side", "A", "K", "lam_abs")
 
     def __init__(self, prob, *, ridge, tol, replace, ops, transpose=False, val=None, patience=10):
         self.shape = prob.shape
@@ -74,7 +73,6 @@ class LinRFM(Method):
         self.transpose = transpose
         self.ridge = ridge
         self.stop = Stop(tol, window=WINDOW, schedules=(ridge,))
-        self.signal = None
         self.val, self.patience = val, patience
         self.val_norm = np.linalg.norm(val.values) if val is not None else None
         self.best_val, self.stale = np.inf, 0
@@ -94,12 +92,10 @@ class LinRFM(Method):
             hs.solver.n_workers = n_workers
 
     def step(self, it):
-        if self.signal is not None:
-            self.ridge.update(self.signal)
-        lam = self.ridge.value
+        lam = self.ridge.take()
         change = self.advance(lam)
         record = {"rel_change": change, "lam": lam}
-        self.signal = change
+        signal = change
         if self.val is not None:
             fitted = self.values_at(self.val.rows, self.val.cols)
             verr = float(np.linalg.norm(fitted - self.val.values) / self.val_norm)
@@ -108,7 +104,8 @@ class LinRFM(Method):
                 self.best_val, self.stale = verr, 0
             else:
                 self.stale += 1
-            self.signal = verr
+            signal = verr
+        self.ridge.defer(signal)
         return record
 
     def converged(self, history):
@@ -116,8 +113,7 @@ class LinRFM(Method):
 
     def lam_final(self) -> float:
         """The relative ridge the next iteration would take (a warm start's ``lam``)."""
-        ridge = copy.copy(self.ridge)
-        return ridge.update(self.signal) if self.signal is not None else ridge.value
+        return self.ridge.upcoming()
 
     def kernel_result(self, **kw) -> KernelResult:
         """The current iterate as a :class:`KernelResult` of ``prob``'s orientation."""
