@@ -46,6 +46,14 @@ class _TableEstimator(BaseEstimator):
         return self.result_
 
 
+def _store(estimator, arguments: dict) -> None:
+    """Keep ``__init__``'s arguments as attributes of the same names (scikit-learn's rule:
+    ``__init__`` stores its parameters unchanged and does nothing else)."""
+    for name, value in arguments.items():
+        if name != "self" and not name.startswith("__"):
+            setattr(estimator, name, value)
+
+
 def _same(a, b) -> bool:
     try:
         return bool(a is b or a == b)
@@ -157,24 +165,7 @@ class LinRFMCompleter(_MatrixEstimator):
         device=None,
         momentum="auto",
     ):
-        self.alpha = alpha
-        self.variant = variant
-        self.lam = lam
-        self.lam_rule = lam_rule
-        self.lam_min = lam_min
-        self.replace = replace
-        self.tol = tol
-        self.max_iter = max_iter
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.memory_limit = memory_limit
-        self.progress = progress
-        self.random_state = random_state
-        self.agop = agop
-        self.dtype = dtype
-        self.n_threads = n_threads
-        self.device = device
-        self.momentum = momentum
+        _store(self, locals())
 
 
 class LinRFMSensor(_MatrixEstimator):
@@ -199,18 +190,7 @@ class LinRFMSensor(_MatrixEstimator):
         linear_solver="auto",
         progress=False,
     ):
-        self.alpha = alpha
-        self.variant = variant
-        self.lam = lam
-        self.lam_rule = lam_rule
-        self.lam_min = lam_min
-        self.replace = replace
-        self.tol = tol
-        self.max_iter = max_iter
-        self.cg_tol = cg_tol
-        self.cg_max_iter = cg_max_iter
-        self.linear_solver = linear_solver
-        self.progress = progress
+        _store(self, locals())
 
 
 class IRLSRecovery(_MatrixEstimator):
@@ -233,15 +213,7 @@ class IRLSRecovery(_MatrixEstimator):
         cg_max_iter=None,
         progress=False,
     ):
-        self.p = p
-        self.gamma = gamma
-        self.eta = eta
-        self.gamma_min = gamma_min
-        self.tol = tol
-        self.max_iter = max_iter
-        self.cg_tol = cg_tol
-        self.cg_max_iter = cg_max_iter
-        self.progress = progress
+        _store(self, locals())
 
 
 class SoftImputeCompleter(_MatrixEstimator):
@@ -260,16 +232,7 @@ class SoftImputeCompleter(_MatrixEstimator):
         solver="auto",
         random_state=0,
     ):
-        self.lam = lam
-        self.lam_ratio = lam_ratio
-        self.n_lams = n_lams
-        self.max_rank = max_rank
-        self.tol = tol
-        self.path_tol = path_tol
-        self.max_iter = max_iter
-        self.accelerate = accelerate
-        self.solver = solver
-        self.random_state = random_state
+        _store(self, locals())
 
 
 class ALSCompleter(_MatrixEstimator):
@@ -287,26 +250,14 @@ class ALSCompleter(_MatrixEstimator):
         progress=False,
         random_state=None,
     ):
-        self.rank = rank
-        self.lam = lam
-        self.tol = tol
-        self.max_iter = max_iter
-        self.val_fraction = val_fraction
-        self.ranks = ranks
-        self.init_scale = init_scale
-        self.progress = progress
-        self.random_state = random_state
+        _store(self, locals())
 
 
 class NuclearNormSensor(_MatrixEstimator):
     """Nuclear-norm sensing (:func:`linrfm.soft_impute_sense`)."""
 
     def __init__(self, lam=None, lam_ratio=1e-4, n_lams=20, tol=1e-6, max_iter=2000):
-        self.lam = lam
-        self.lam_ratio = lam_ratio
-        self.n_lams = n_lams
-        self.tol = tol
-        self.max_iter = max_iter
+        _store(self, locals())
 
 
 class FactorizedGD(_MatrixEstimator):
@@ -326,14 +277,7 @@ class FactorizedGD(_MatrixEstimator):
         max_iter=5000,
         random_state=None,
     ):
-        self.rank = rank
-        self.init_scale = init_scale
-        self.step = step
-        self.scaled = scaled
-        self.damping = damping
-        self.tol = tol
-        self.max_iter = max_iter
-        self.random_state = random_state
+        _store(self, locals())
 
 
 class DeepMatrixFactorization(_MatrixEstimator):
@@ -349,13 +293,7 @@ class DeepMatrixFactorization(_MatrixEstimator):
         max_iter=20000,
         random_state=None,
     ):
-        self.depth = depth
-        self.width = width
-        self.init_scale = init_scale
-        self.step = step
-        self.tol = tol
-        self.max_iter = max_iter
-        self.random_state = random_state
+        _store(self, locals())
 
 
 class LinRFMRegressor(RegressorMixin, _TableEstimator):
@@ -416,15 +354,7 @@ class LinRFMRegressor(RegressorMixin, _TableEstimator):
         form="auto",
         fit_intercept=True,
     ):
-        self.alpha = alpha
-        self.lam = lam
-        self.eps = eps
-        self.eps_rule = eps_rule
-        self.eps_min = eps_min
-        self.tol = tol
-        self.max_iter = max_iter
-        self.form = form
-        self.fit_intercept = fit_intercept
+        _store(self, locals())
 
     def fit(self, X, y):
         """Fit the coefficients.
