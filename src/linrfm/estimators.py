@@ -109,9 +109,10 @@ class LinRFMCompleter(_MatrixEstimator):
     Parameters
     ----------
     alpha, variant, lam, lam_rule, lam_min, replace, tol, max_iter, val_fraction, patience,
-    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum
+    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum, client
         Those of :func:`linrfm.lin_rfm_complete`, with its defaults. ``device=None``
-        follows the input (NumPy, or a torch tensor's device).
+        follows the input (NumPy, or a torch tensor's device); a ``client``
+        (``dask.distributed.Client``) runs the fit on its workers.
 
     Attributes
     ----------
@@ -156,6 +157,7 @@ class LinRFMCompleter(_MatrixEstimator):
         n_threads=None,
         device=None,
         momentum="auto",
+        client=None,
     ):
         self.alpha = alpha
         self.variant = variant
@@ -175,6 +177,7 @@ class LinRFMCompleter(_MatrixEstimator):
         self.n_threads = n_threads
         self.device = device
         self.momentum = momentum
+        self.client = client
 
 
 class LinRFMSensor(_MatrixEstimator):
