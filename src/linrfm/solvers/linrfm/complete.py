@@ -317,8 +317,9 @@ def lin_rfm_complete(
         and AGOP path resolve to it, the others, 'holdout', ``device`` and ``init`` are
         refused), with the same result as the single-machine ``variant='one-sided',
         agop='sparse'`` fit. ``X`` may then also be a Dask DataFrame of ``row``, ``col``,
-        ``value`` columns (e.g. ``dask.dataframe.read_parquet``), which never passes
-        through the client.
+        ``value`` columns (e.g. ``dask.dataframe.read_parquet``; other names with
+        ``linrfm.distributed.Triples``), which never passes through the client.
+        ``n_threads`` is then the BLAS threads of each worker task (default 1).
 
     Returns
     -------
