@@ -7,8 +7,10 @@
 The observations (a Dask DataFrame of ``row``, ``col``, ``value`` columns, or
 :class:`Triples` naming others; or anything :func:`linrfm.lin_rfm_complete` takes) are
 shuffled into row blocks that stay on the workers; each iteration shares the d x d kernel
-once and sums the workers' d x d parts in block order. Importing this package needs no
-Dask; using it does.
+once and sums the workers' d x d parts in block order. The coefficients (|Omega| numbers,
+the model) reach the client only for the result: at the end, and at each ``callback`` call
+(its ``info['result']``); ``checkpoint=`` follows a fit with the d x d state alone.
+Importing this package needs no Dask; using it does.
 """
 
 from __future__ import annotations
