@@ -117,9 +117,10 @@ class LinRFMCompleter(_MatrixEstimator):
     Parameters
     ----------
     alpha, variant, lam, lam_rule, lam_min, replace, tol, max_iter, val_fraction, patience,
-    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum
+    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum, client
         Those of :func:`linrfm.lin_rfm_complete`, with its defaults. ``device=None``
-        follows the input (NumPy, or a torch tensor's device).
+        follows the input (NumPy, or a torch tensor's device); a ``client``
+        (``dask.distributed.Client``) runs the fit on its workers.
 
     Attributes
     ----------
@@ -164,6 +165,7 @@ class LinRFMCompleter(_MatrixEstimator):
         n_threads=None,
         device=None,
         momentum="auto",
+        client=None,
     ):
         _store(self, locals())
 

@@ -105,6 +105,66 @@ def _make_method(prob, plan, *, init, val, **common):
     return method
 
 
+def _on_cluster(X, client, *, variant, agop, lam_rule, momentum, device, init, **kw):
+    """The fit on the workers of a ``dask.distributed.Client`` (:mod:`linrfm.distributed`)."""
+    from ...distributed import require_dask
+
+    require_dask()
+    for name, value, ok in (
+        ("variant", variant, ("auto", "one-sided")),
+        ("agop", agop, ("auto", "sparse")),
+        ("lam_rule", lam_rule, ("auto", "change", "fixed", "decay")),
+        ("device", device, (None,)),
+        ("init", init, (None,)),
+    ):
+        if not any(value is v or value == v for v in ok):
+            raise ValueError(
+                f"With a client, lin-RFM runs the one-sided coefficient iteration: {name} must "
+                f"be one of {ok}; got {value!r}."
+            )
+    from ...distributed.fit import complete_on_cluster
+
+    t0 = time.perf_counter()
+    momentum = _check_momentum(momentum, "one-sided")
+    lam_rule = _auto_rule(lam_rule, "one-sided", momentum)
+    method, run, plan = complete_on_cluster(X, client, lam_rule=lam_rule, momentum=momentum, **kw)
+    keep = ("alpha", "lam", "replace", "tol", "max_iter")
+    return _finish(
+        method, run, t0, plan, lam_rule=lam_rule, momentum=momentum, device=None,
+        dtype=check_dtype(kw["dtype"]), n_blocks=len(method.blocks.futures),
+        **{k: kw[k] for k in keep},
+    )  # fmt: skip
+
+
+def _finish(method, run, t0, plan, *, alpha, lam, lam_rule, replace, tol, max_iter, dtype,
+            device, momentum, **extra):  # fmt: skip
+    """The result of a finished run, with the parameters it ran with."""
+    params = {
+        "alpha": alpha,
+        "variant": plan["variant"],
+        "lam": lam,
+        "lam_rule": lam_rule,
+        "lam_final": method.lam_final(),
+        "replace": replace,
+        "tol": tol,
+        "max_iter": max_iter,
+        "agop": plan["agop"],
+        "kernel_side": plan["side"],
+        "dtype": np.dtype(dtype).name,
+        "memory_estimate": plan["bytes"],
+        "device": device,
+        "momentum": momentum,
+        **extra,
+    }
+    return method.result(
+        run.n_iter,
+        converged=run.converged,
+        history=run.history,
+        elapsed=time.perf_counter() - t0,
+        params=params,
+    )
+
+
 @contextmanager
 def _thread_limit(n_threads, ops):
     """BLAS threads (threadpoolctl) and the backend's own limited to ``n_threads``."""
@@ -148,6 +208,7 @@ def lin_rfm_complete(
     momentum="auto",
     checkpoint=None,
     resume=None,
+    client=None,
 ) -> KernelResult:
     """Complete a partially observed matrix with lin-RFM.
 
@@ -250,6 +311,15 @@ def lin_rfm_complete(
     resume : linrfm.iteration.Checkpoint, optional
         Continue a fit from one of its checkpoints (same data and parameters): the result
         equals the uninterrupted fit's. ``max_iter`` counts from the fit's start.
+    client : distributed.Client, optional
+        Run on the workers of this Dask cluster (``pip install "linrfm[dask]"``;
+        :mod:`linrfm.distributed`): the one-sided coefficient iteration ('auto' variant
+        and AGOP path resolve to it, the others, 'holdout', ``device`` and ``init`` are
+        refused), with the same result as the single-machine ``variant='one-sided',
+        agop='sparse'`` fit. ``X`` may then also be a Dask DataFrame of ``row``, ``col``,
+        ``value`` columns (e.g. ``dask.dataframe.read_parquet``; other names with
+        ``linrfm.distributed.Triples``), which never passes through the client.
+        ``n_threads`` is then the BLAS threads of each worker task (default 1).
 
     Returns
     -------
@@ -274,6 +344,13 @@ def lin_rfm_complete(
     t0 = time.perf_counter()
     check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
     _check_options(lam_rule, variant, agop, val_fraction, patience, n_threads, memory_limit)
+    if client is not None:
+        return _on_cluster(
+            X, client, variant=variant, agop=agop, lam_rule=lam_rule, momentum=momentum,
+            device=device, init=init, alpha=alpha, lam=lam, lam_min=lam_min, replace=replace,
+            tol=tol, max_iter=max_iter, shape=shape, callback=callback, progress=progress,
+            dtype=dtype, n_threads=n_threads, checkpoint=checkpoint, resume=resume,
+        )  # fmt: skip
     X, tensor = to_numpy_input(X)
     ops = get_backend(device, like=tensor)
     if dtype is None and tensor is not None and str(tensor.dtype) == "torch.float32":
@@ -316,26 +393,8 @@ def lin_rfm_complete(
             resume=resume,
         )
 
-    params = {
-        "alpha": alpha,
-        "variant": variant,
-        "lam": lam,
-        "lam_rule": lam_rule,
-        "lam_final": method.lam_final(),
-        "replace": replace,
-        "tol": tol,
-        "max_iter": max_iter,
-        "agop": plan["agop"],
-        "kernel_side": plan["side"],
-        "dtype": np.dtype(dtype).name,
-        "memory_estimate": plan["bytes"],
-        "device": None if ops is NUMPY else str(ops.device),
-        "momentum": momentum,
-    }
-    return method.result(
-        run.n_iter,
-        converged=run.converged,
-        history=run.history,
-        elapsed=time.perf_counter() - t0,
-        params=params,
-    )
+    return _finish(
+        method, run, t0, plan, alpha=alpha, lam=lam, lam_rule=lam_rule, replace=replace,
+        tol=tol, max_iter=max_iter, dtype=dtype, momentum=momentum,
+        device=None if ops is NUMPY else str(ops.device),
+    )  # fmt: skip
