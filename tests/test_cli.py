@@ -21,7 +21,7 @@ def test_demo_bad_argument_is_a_clean_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["demo", "--rank", "0"])
     assert info.value.code == 2
-    assert "'rank' parameter" in capsys.readouterr().err
+    assert "argument --rank: expected an integer >= 1; got '0'" in capsys.readouterr().err
 
 
 def test_console_script_help():
@@ -36,4 +36,4 @@ def test_python_dash_m_linrfm_runs_the_cli():
         [sys.executable, "-m", "linrfm", "demo", "--rank", "0"], capture_output=True, text=True
     )
     assert done.returncode == 2
-    assert "'rank' parameter" in done.stderr
+    assert "argument --rank" in done.stderr
