@@ -61,6 +61,7 @@ def integer(low: int | None = None, high: int | None = None):
             )
         return value
 
+    parse.bounds = (low, high)  # for the tests' fuzzing
     return parse
 
 
@@ -90,6 +91,8 @@ def real(low: float | None = None, high: float | None = None, *, low_open: bool 
             )
         return value
 
+    parse.bounds = (low, high)
+    parse.low_open = low_open
     return parse
 
 
