@@ -238,7 +238,7 @@ def test_a_failure_while_working_exits_1_with_one_line(ratings_file, tmp_path, c
 
 @pytest.mark.parametrize("stop_after", [1, 4, 7])  # saves, across stages and within them
 def test_checkpoint_resume_equals_an_uninterrupted_fit(
-    ratings_file, tmp_path, monkeypatch, stop_after
+    ratings_file, tmp_path, monkeypatch, capsys, stop_after
 ):
     from linrfm._checkpoints import CheckpointDir
 
@@ -259,6 +259,7 @@ def test_checkpoint_resume_equals_an_uninterrupted_fit(
     with pytest.raises(SystemExit) as info:
         main([*argv, "--checkpoint", ck, "--out", str(tmp_path / "resumed.csv")])
     assert info.value.code == 130 and not (tmp_path / "resumed.csv").exists()
+    assert f"run it again to resume from {ck}" in capsys.readouterr().err
     monkeypatch.setattr(CheckpointDir, "_save", real_save)
     assert main([*argv, "--checkpoint", ck, "--out", str(tmp_path / "resumed.csv")]) == 0
     plain = pd.read_csv(tmp_path / "plain.csv")["prediction"]
@@ -267,3 +268,19 @@ def test_checkpoint_resume_equals_an_uninterrupted_fit(
     with pytest.raises(SystemExit) as info:
         main([*argv, "--checkpoint", ck, "--seed", "3"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte"])
+def test_a_damaged_model_file_is_a_clear_error(ratings_file, tmp_path, capsys, damage):
+    """A truncated model used to give only "error: 'row_ids'"."""
+    model = tmp_path / "m.npz"
+    assert main(["complete", str(ratings_file), *ARGS, "--save-model", str(model), "--json"]) == 0
+    data = bytearray(model.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 3] ^= 0xFF
+    model.write_bytes(bytes(data))
+    capsys.readouterr()
+    argv = ["complete", "--model", str(model), "--pairs", str(tmp_path / "pairs.csv")]
+    assert f"{model}" in _usage_error(argv, capsys)

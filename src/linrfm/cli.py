@@ -281,8 +281,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
+        resume = getattr(args, "checkpoint", None)
+        hint = f"; run it again to resume from {resume}" if resume else ""
         parser.exit(
-            130, f"linrfm {name}: interrupted; files being written were left as they were\n"
+            130, f"linrfm {name}: interrupted; files being written were left as they were{hint}\n"
         )
     except Exception as exc:
         if args.debug:
