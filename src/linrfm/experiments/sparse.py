@@ -164,7 +164,7 @@ def run_study(
     ns=None,
     seeds=range(20),
     methods=tuple(METHODS),
-    out=os.path.join("linrfm-results", "sparse"),
+    out="linrfm-results/sparse",
     max_iter=None,
     net_max_iter=None,
     progress=True,
