@@ -168,3 +168,35 @@ def test_lookup_unknown_and_text_ids():
     with pytest.raises(UnknownIdError, match=r"1 column id\(s\) in 'item' were not seen") as info:
         _lookup(known, [20, 99], "column", "item", "error")
     assert str(info.value).startswith("1 column")  # no KeyError quoting
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", b"", r"empty\.csv is empty: expected a table with a header line"),
+        ("garbage.csv", bytes(range(128, 256)) * 8, r"garbage\.csv is not a text table"),
+        ("book.xlsx", b"PK\x03\x04" + bytes(200), r"book\.xlsx looks like an Excel workbook"),
+        ("r.parquet", b"not parquet at all", r"r\.parquet could not be read as a parquet file"),
+        ("r.csv", b'a,b\n"unclosed,1\n', r"r\.csv could not be read as a text table"),
+    ],
+)
+def test_unreadable_files_are_named_with_what_was_expected(tmp_path, name, content, message):
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        read_ratings(path, "user", "item", "stars")
+
+
+def test_a_tab_separated_txt_read_as_one_column_hints_at_sep(tmp_path):
+    path = tmp_path / "ratings.txt"
+    _frame().to_csv(path, sep="\t", index=False)
+    with pytest.raises(ValueError, match=r"The header holds tab .* Pass sep="):
+        read_ratings(path, "user", "item", "stars")
+    assert read_ratings(path, "user", "item", "stars", sep="\t").n_obs == 5
+
+
+def test_a_folder_is_not_a_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a file"):
+        read_ratings(tmp_path, "user", "item", "stars")

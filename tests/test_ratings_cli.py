@@ -1,6 +1,7 @@
 """`linrfm complete` and `linrfm evaluate` on a tiny generated ratings file."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -122,3 +123,164 @@ def test_help_reads_well(capsys):
         main(["complete", "--help"])
     out = capsys.readouterr().out
     assert "--pairs" in out and "example: linrfm complete ratings.csv" in out
+
+
+# ---------------------------------------------------------------- checked before any fit
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Any fit fails the test: the checks must stop the command first."""
+    from linrfm.ratings import RatingsCompleter
+
+    def fit(self, *a, **k):
+        raise AssertionError("the fit started")
+
+    monkeypatch.setattr(RatingsCompleter, "fit", fit)
+
+
+def _usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def _pairs(tmp_path, name="bad.csv", sep=",", **cols):
+    path = tmp_path / name
+    pd.DataFrame(cols or {"user": ["user-0"], "movie": ["m000"]}).to_csv(path, index=False, sep=sep)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unknown id", "--pairs "),
+        ("wrong columns", "Column(s) ['user', 'movie'] not found"),
+        ("missing pairs file", "--pairs nowhere.csv: no such file"),
+        ("xlsx", "--out o.xlsx: unknown extension '.xlsx'"),
+        ("out is a folder", ": is a folder"),
+        ("out in a missing folder", "does not exist"),
+        ("tab-separated txt", "Pass --sep"),
+        ("save-model in a missing folder", "--save-model"),
+        ("checkpoint with softimpute", "--checkpoint needs --method linrfm"),
+    ],
+)
+def test_complete_checks_inputs_and_outputs_before_fitting(
+    ratings_file, tmp_path, capsys, no_fit, monkeypatch, case, message
+):
+    monkeypatch.chdir(tmp_path)
+    argv = ["complete", str(ratings_file), *ARGS]
+    pairs = _pairs(tmp_path, "pairs_ok.csv")
+    extra = {
+        "unknown id": ["--pairs", _pairs(tmp_path, "u.csv", user=["nobody"], movie=["m000"])],
+        "wrong columns": ["--pairs", _pairs(tmp_path, "w.csv", u=["user-0"], m=["m000"])],
+        "missing pairs file": ["--pairs", "nowhere.csv"],
+        "xlsx": ["--pairs", pairs, "--out", "o.xlsx"],
+        "out is a folder": ["--pairs", pairs, "--out", str(tmp_path)],
+        "out in a missing folder": ["--pairs", pairs, "--out", "no/such/dir/o.csv"],
+        "tab-separated txt": ["--pairs", _pairs(tmp_path, "p.txt", sep="\t")],
+        "save-model in a missing folder": ["--save-model", "no/such/m.npz"],
+        "checkpoint with softimpute": [
+            "--pairs",
+            pairs,
+            "--method",
+            "softimpute",
+            "--checkpoint",
+            "ck",
+        ],
+    }[case]
+    assert message in _usage_error([*argv, *extra], capsys)
+
+
+def test_parquet_output_without_pyarrow_is_refused_before_fitting(
+    ratings_file, tmp_path, capsys, no_fit, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "fastparquet", None)
+    pairs = _pairs(tmp_path, "pairs_ok.csv")
+    argv = [
+        "complete",
+        str(ratings_file),
+        *ARGS,
+        "--pairs",
+        pairs,
+        "--out",
+        str(tmp_path / "o.parquet"),
+    ]
+    assert "writing parquet needs pyarrow" in _usage_error(argv, capsys)
+
+
+def test_json_without_out_prints_the_predictions(ratings_file, tmp_path, capsys):
+    pairs = str(tmp_path / "pairs.csv")
+    assert main(["complete", str(ratings_file), *ARGS, "--pairs", pairs, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert [p["user"] for p in res["predictions"]] == ["user-3", "user-0", "user-3", "user-24"]
+    assert all(np.isfinite(p["prediction"]) for p in res["predictions"])
+
+
+def test_a_failure_while_working_exits_1_with_one_line(ratings_file, tmp_path, capsys, monkeypatch):
+    from linrfm.ratings import RatingsCompleter
+
+    def fit(self, *a, **k):
+        raise RuntimeError("the solver broke\nin two lines")
+
+    monkeypatch.setattr(RatingsCompleter, "fit", fit)
+    argv = ["complete", str(ratings_file), *ARGS, "--pairs", str(tmp_path / "pairs.csv")]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 1
+    assert err[-1] == "linrfm complete: error: the solver broke in two lines"
+    with pytest.raises(RuntimeError, match="the solver broke"):  # --debug: the traceback
+        main([*argv, "--debug"])
+
+
+@pytest.mark.parametrize("stop_after", [1, 4, 7])  # saves, across stages and within them
+def test_checkpoint_resume_equals_an_uninterrupted_fit(
+    ratings_file, tmp_path, monkeypatch, capsys, stop_after
+):
+    from linrfm._checkpoints import CheckpointDir
+
+    pairs = str(tmp_path / "pairs.csv")
+    argv = ["complete", str(ratings_file), *ARGS, "--pairs", pairs, "--checkpoint-every", "2"]
+    assert main([*argv, "--out", str(tmp_path / "plain.csv")]) == 0
+
+    saves, real_save = [], CheckpointDir._save
+
+    def save_then_stop(self, path, record):
+        real_save(self, path, record)
+        saves.append(path)
+        if len(saves) == stop_after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(CheckpointDir, "_save", save_then_stop)
+    ck = str(tmp_path / "ck")
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--checkpoint", ck, "--out", str(tmp_path / "resumed.csv")])
+    assert info.value.code == 130 and not (tmp_path / "resumed.csv").exists()
+    assert f"run it again to resume from {ck}" in capsys.readouterr().err
+    monkeypatch.setattr(CheckpointDir, "_save", real_save)
+    assert main([*argv, "--checkpoint", ck, "--out", str(tmp_path / "resumed.csv")]) == 0
+    plain = pd.read_csv(tmp_path / "plain.csv")["prediction"]
+    np.testing.assert_array_equal(pd.read_csv(tmp_path / "resumed.csv")["prediction"], plain)
+    # another fit (other settings) refuses the folder
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--checkpoint", ck, "--seed", "3"])
+    assert info.value.code == 2
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte"])
+def test_a_damaged_model_file_is_a_clear_error(ratings_file, tmp_path, capsys, damage):
+    """A truncated model used to give only "error: 'row_ids'"."""
+    model = tmp_path / "m.npz"
+    assert main(["complete", str(ratings_file), *ARGS, "--save-model", str(model), "--json"]) == 0
+    data = bytearray(model.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 3] ^= 0xFF
+    model.write_bytes(bytes(data))
+    capsys.readouterr()
+    argv = ["complete", "--model", str(model), "--pairs", str(tmp_path / "pairs.csv")]
+    assert f"{model}" in _usage_error(argv, capsys)

@@ -45,3 +45,21 @@ def test_clear_errors(tmp_path):
         run_grid([{"seed": 1}], lambda p: {"other": 1}, path, progress=False)
     with pytest.raises(ValueError, match="not parameters"):
         run_grid([{"seed": 1}], lambda p: {}, path, keys=["n"], progress=False)
+
+
+def test_a_torn_last_line_is_dropped_with_a_warning_and_rerun(tmp_path):
+    """An interrupted append leaves a last line without its newline: it is not a result."""
+    path = tmp_path / "s.csv"
+    path.write_text("a,b,y\n1,2,3\n1,3,")  # the second trial was cut short
+    calls = []
+
+    def run(p):
+        calls.append(p)
+        return {"y": p["a"] + p["b"]}
+
+    with pytest.warns(RuntimeWarning, match="cut short"):
+        rows = run_grid([{"a": 1, "b": 2}, {"a": 1, "b": 3}], run, path, progress=False)
+    assert calls == [{"a": 1, "b": 3}]
+    assert [r["y"] for r in rows] == ["3", "4"]
+    assert path.read_text().replace("\r\n", "\n") == "a,b,y\n1,2,3\n1,3,4\n"
+    assert len(read_rows(path)) == 2

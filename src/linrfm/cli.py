@@ -1,10 +1,29 @@
-"""The ``linrfm`` command line."""
+"""The ``linrfm`` command line.
+
+Every option and every file a command names is checked before any work starts. Exit
+status: 0 on success, 2 for a usage error (a bad option or input, found before any work),
+1 for a failure while working, 130 when interrupted (Ctrl-C); the error is one line on
+standard error, with the full traceback only under ``--debug``. Every command takes
+``--json`` (machine-readable output on standard output).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+from contextlib import contextmanager
+
+from . import _cli_complete
+from ._cli_args import (
+    UsageError,
+    add_common,
+    check_input_file,
+    integer,
+    print_json,
+    real,
+    separator,
+)
 
 __all__ = ["main", "build_parser", "EXPERIMENTS"]
 
@@ -22,9 +41,11 @@ EXPERIMENTS: list[str] = ["sparse", "phase", "flat"]
 
 
 def _cmd_demo(args) -> int:
+    import io
+
     from .demo import run_demo
 
-    run_demo(
+    rows = run_demo(
         n=args.n,
         d=args.d,
         rank=args.rank,
@@ -32,9 +53,20 @@ def _cmd_demo(args) -> int:
         alphas=args.alpha,
         variant=args.variant,
         seed=args.seed,
-        out=sys.stdout,
+        out=io.StringIO() if args.json else sys.stdout,
     )
+    if args.json:
+        print_json(rows)
     return 0
+
+
+def _check_demo(args) -> None:
+    if args.rank > min(args.n, args.d):
+        raise UsageError(
+            f"--rank {args.rank} is larger than min(--n, --d) = {min(args.n, args.d)}."
+        )
+    if args.n_obs > args.n * args.d:
+        raise UsageError(f"--n-obs {args.n_obs} is more than the {args.n * args.d} entries.")
 
 
 def _load_table(args):
@@ -46,10 +78,11 @@ def _load_table(args):
 
         return load_movielens100k()
     if not args.input:
-        raise ValueError("give a ratings file, or --dataset ml-100k")
+        raise UsageError("give a ratings file, or --dataset ml-100k")
     missing = [f"--{k}" for k in ("row", "col", "value") if getattr(args, k) is None]
     if missing:
-        raise ValueError(f"{', '.join(missing)} required: the column names of the input file")
+        raise UsageError(f"{', '.join(missing)} required: the column names of the input file")
+    check_input_file(args.input, "input")
     return read_ratings(
         args.input, args.row, args.col, args.value, sep=args.sep, duplicates=args.duplicates
     )
@@ -67,63 +100,13 @@ def _report_reading(table, args):
         print(msg, file=sys.stderr)
 
 
-def _cmd_complete(args) -> int:
-    import json
-
-    from .io import _read_table
-    from .ratings import RatingsCompleter
-
-    if not args.pairs and not args.save_model:
-        raise ValueError("nothing to do: give --pairs FILE (and --out FILE), or --save-model")
-    if args.json and args.pairs and not args.out:
-        raise ValueError("--json prints a summary; give --out FILE for the predictions")
-    if args.model_in:
-        model = RatingsCompleter.load(args.model_in)
-    else:
-        table = _load_table(args)
-        _report_reading(table, args)
-        model = RatingsCompleter(
-            method=args.method, random_state=args.seed, progress=not args.json
-        ).fit(table)
-        if not args.json:
-            print(
-                f"fitted {args.method} in {model.fit_seconds_:.1f} s; chosen on validation: "
-                f"{model.chosen_}",
-                file=sys.stderr,
-            )
-    if args.save_model:
-        model.save(args.save_model)
-    if not args.pairs:
-        return 0
-    row, col = model.names_[0], model.names_[1]
-    pairs = _read_table(args.pairs, sep=args.sep)
-    missing = [c for c in (row, col) if c not in pairs.columns]
-    if missing:
-        raise ValueError(f"the pairs file lacks column(s) {missing}; it has {list(pairs.columns)}")
-    pred = model.predict(pairs[row].to_numpy(), pairs[col].to_numpy(), unknown=args.unknown)
-    out = pairs[[row, col]].copy()
-    out["prediction"] = pred
-    if args.out:
-        suffix = str(args.out).lower().rsplit(".", 1)[-1]
-        if suffix in ("parquet", "pq"):
-            out.to_parquet(args.out, index=False)
-        else:
-            out.to_csv(args.out, index=False, sep="\t" if suffix == "tsv" else ",")
-    if args.json:
-        print(json.dumps({"n_pairs": int(len(out)), "out": args.out, "chosen": model.chosen_}))
-    elif not args.out:
-        out.to_csv(sys.stdout, index=False)
-    else:
-        print(f"wrote {len(out):,} predictions to {args.out}", file=sys.stderr)
-    return 0
-
-
 def _cmd_evaluate(args) -> int:
-    import json
-
     from .evaluation import cross_validate
 
-    table = _load_table(args)
+    with _validating():
+        table = _load_table(args)
+        if table.n_obs < args.folds:
+            raise UsageError(f"--folds {args.folds} is more than the {table.n_obs} ratings.")
     _report_reading(table, args)
     res = cross_validate(
         table,
@@ -133,7 +116,7 @@ def _cmd_evaluate(args) -> int:
         progress=not args.json and not args.no_progress,
     )
     if args.json:
-        print(json.dumps(res, indent=1))
+        print_json(res)
         return 0
     sp = res["split"]
     print(
@@ -144,6 +127,24 @@ def _cmd_evaluate(args) -> int:
     for r in res["summary"]:
         print(f"{r['method']:<14} {r['rmse']:>8.4f} {r['mae']:>8.4f} {r['seconds']:>9.2f}")
     return 0
+
+
+@contextmanager
+def _validating():
+    """Errors in this block come from checking the command line and the files it names,
+    before any work: usage errors (exit status 2)."""
+    from .io import UnknownIdError
+
+    try:
+        yield
+    except UsageError:
+        raise
+    except (ValueError, UnknownIdError, OSError, ImportError) as exc:
+        raise UsageError(_one_line(exc)) from exc
+
+
+def _cmd_complete(args) -> int:
+    return _cli_complete.cmd_complete(args, _load_table, _validating, _report_reading)
 
 
 def _add_table_args(p):
@@ -157,27 +158,22 @@ def _add_table_args(p):
         help="use a built-in data set instead of a file (MovieLens-100K from an "
         "installed recbole or neighbors wheel)",
     )
-    p.add_argument("--sep", help="field separator of text files (default: by extension)")
+    p.add_argument(
+        "--sep",
+        type=separator,
+        help="field separator of text files (default: by extension; '\\t' for a tab)",
+    )
     p.add_argument(
         "--duplicates",
         default="error",
         choices=["error", "mean", "last"],
         help="repeated (row, col) pairs: refuse (default), average, or keep last",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
+    add_common(p)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``linrfm`` command."""
-    parser = argparse.ArgumentParser(
-        prog="linrfm",
-        description="Recover low-rank matrices and sparse vectors with linear Recursive "
-        "Feature Machines (lin-RFM) and the methods it is measured against.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-
+def _add_demo(sub) -> None:
     demo = sub.add_parser(
         "demo",
         help="complete the paper's canonical synthetic matrix and print a table",
@@ -186,12 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
         "the relative error and MSE on the unobserved entries, iterations and seconds. "
         "The planted truth is used only to report, never inside the solver.",
     )
-    demo.add_argument("--n", type=int, default=500, help="rows (default 500)")
-    demo.add_argument("--d", type=int, default=500, help="columns (default 500)")
-    demo.add_argument("--rank", type=int, default=5, help="planted rank (default 5)")
-    demo.add_argument("--n-obs", type=int, default=10_000, help="observed entries")
+    demo.add_argument("--n", type=integer(1), default=500, help="rows (default 500)")
+    demo.add_argument("--d", type=integer(1), default=500, help="columns (default 500)")
+    demo.add_argument("--rank", type=integer(1), default=5, help="planted rank (default 5)")
+    demo.add_argument("--n-obs", type=integer(1), default=10_000, help="observed entries")
     demo.add_argument(
-        "--alpha", type=float, nargs="+", default=[0.5, 1.0], help="powers (default 0.5 1)"
+        "--alpha",
+        type=real(0, low_open=True),
+        nargs="+",
+        default=[0.5, 1.0],
+        help="powers (default 0.5 1)",
     )
     demo.add_argument(
         "--variant",
@@ -199,46 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "one-sided", "two-sided"],
         help="lin-RFM variant (default auto)",
     )
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.set_defaults(func=_cmd_demo)
+    demo.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
+    add_common(demo)
+    demo.set_defaults(func=_cmd_demo, check=_check_demo)
 
-    comp = sub.add_parser(
-        "complete",
-        help="fit a ratings table and predict requested pairs",
-        description="Fit a table of (row id, column id, value) triples and write predictions "
-        "for the pairs in --pairs (a file with the same id columns), in its order, with a "
-        "'prediction' column. Defaults suit real, noisy data: biases removed, noise-aware "
-        "lin-RFM, ridge and iterations chosen on a validation split of the observed "
-        "entries, predictions clipped to the observed range.",
-        epilog="example: linrfm complete ratings.csv --row user --col item --value rating "
-        "--pairs to_predict.csv --out predictions.csv",
-    )
-    _add_table_args(comp)
-    comp.add_argument(
-        "--pairs", metavar="FILE", help="file of (row id, column id) pairs to predict"
-    )
-    comp.add_argument(
-        "--out",
-        metavar="FILE",
-        help="output file, .csv, .tsv or .parquet (default: CSV on standard output)",
-    )
-    comp.add_argument(
-        "--method", default="linrfm", choices=_ratings_methods(), help="default linrfm"
-    )
-    comp.add_argument(
-        "--unknown",
-        default="error",
-        choices=["error", "bias"],
-        help="ids never seen in the ratings: fail (default) or predict from the biases alone",
-    )
-    comp.add_argument(
-        "--save-model", metavar="FILE", help="save the fitted model to this .npz file"
-    )
-    comp.add_argument(
-        "--model", dest="model_in", metavar="FILE", help="load a saved model instead of fitting"
-    )
-    comp.set_defaults(func=_cmd_complete)
 
+def _add_evaluate(sub) -> None:
     ev = sub.add_parser(
         "evaluate",
         help="k-fold cross-validation of methods on a ratings table",
@@ -247,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: linrfm evaluate --dataset ml-100k --folds 5",
     )
     _add_table_args(ev)
-    ev.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
+    ev.add_argument("--folds", type=integer(2), default=5, help="number of folds (default 5)")
     ev.add_argument(
         "--methods",
         nargs="+",
@@ -258,11 +224,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     ev.set_defaults(func=_cmd_evaluate)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``linrfm`` command."""
+    parser = argparse.ArgumentParser(
+        prog="linrfm",
+        description="Recover low-rank matrices and sparse vectors with linear Recursive "
+        "Feature Machines (lin-RFM) and the methods it is measured against.",
+        epilog="Exit status: 0 done, 2 usage error (found before any work), 1 failure while "
+        "working, 130 interrupted. --debug shows tracebacks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_demo(sub)
+    _cli_complete.add_parser(sub, _ratings_methods(), _add_table_args)
+    sub.choices["complete"].set_defaults(func=_cmd_complete)
+    _add_evaluate(sub)
     experiment = sub.add_parser(
         "experiment",
         help="re-runnable studies (CSV of every run, PNG plots)",
         description="Re-runnable studies. Each caches finished runs and resumes, and has a "
-        "--quick mode for a smoke test.",
+        "--quick mode for a smoke test. Results go to ./linrfm-results/<study> unless --out "
+        "says otherwise.",
     )
     studies = experiment.add_subparsers(dest="study", metavar="STUDY")
     studies.required = True
@@ -271,14 +254,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (a KeyError's without its quotes)."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        text = str(exc.args[0])
+    else:
+        text = str(exc)
+    text = " ".join(text.split())
+    return text or type(exc).__name__
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``linrfm`` command."""
+    """Entry point of the ``linrfm`` command (see the module docstring for exit codes)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    name = " ".join(x for x in (args.command, getattr(args, "study", None)) if x)
     try:
+        check = getattr(args, "check", None)
+        if check is not None:
+            check(args)
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, KeyError, FileNotFoundError, ImportError) as exc:
-        parser.exit(2, f"linrfm {args.command}: error: {exc}\n")
+    except UsageError as exc:
+        if args.debug:
+            raise
+        parser.exit(2, f"linrfm {name}: error: {_one_line(exc)}\n")
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        resume = getattr(args, "checkpoint", None)
+        hint = f"; run it again to resume from {resume}" if resume else ""
+        parser.exit(
+            130, f"linrfm {name}: interrupted; files being written were left as they were{hint}\n"
+        )
+    except Exception as exc:
+        if args.debug:
+            raise
+        parser.exit(1, f"linrfm {name}: error: {_one_line(exc)}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

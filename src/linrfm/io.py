@@ -223,17 +223,82 @@ def ratings_from_matrix(X) -> Ratings:
     return Ratings(prob.rows, prob.cols, prob.values, np.arange(n), np.arange(d), report=report)
 
 
+# formats read_csv would misread as text: refused by name instead
+_NOT_TEXT = {
+    ".xlsx": "an Excel workbook",
+    ".xls": "an Excel workbook",
+    ".ods": "a spreadsheet",
+    ".json": "JSON",
+    ".npz": "a NumPy archive (a saved model? use --model / RatingsCompleter.load)",
+    ".npy": "a NumPy array",
+    ".pkl": "a pickle",
+    ".pickle": "a pickle",
+    ".feather": "a Feather table",
+    ".h5": "an HDF5 file",
+    ".hdf5": "an HDF5 file",
+}
+_SEPARATORS = {"\t": "tab ('\\t')", ";": "';'", "|": "'|'", ",": "','"}
+
+
+def _read_error(path, sep, exc) -> ValueError:
+    """A reading failure as a ValueError that names the file and what it expected."""
+    pd = require_pandas()
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return ValueError(f"{path} is empty: expected a table with a header line and rows.")
+    if isinstance(exc, UnicodeDecodeError):
+        return ValueError(
+            f"{path} is not a text table: byte {exc.start} is not UTF-8 text (binary data? "
+            "a .parquet file needs the .parquet extension)."
+        )
+    what = "a parquet file" if sep is None else f"a text table separated by {sep!r}"
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return ValueError(f"{path} could not be read as {what}: {first}")
+
+
 def _read_table(path, sep=None):
+    """A file as a DataFrame; errors name the file and what was expected."""
     pd = require_pandas()
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No such file: {path}")
+        raise FileNotFoundError(
+            f"No such file: {path}" if not path.exists() else f"{path} is not a file."
+        )
     suffix = path.suffix.lower()
+    if sep is None and suffix in _NOT_TEXT:
+        raise ValueError(
+            f"{path} looks like {_NOT_TEXT[suffix]}, not a table linrfm reads (.csv, .tsv, "
+            ".parquet); export it as CSV, or pass sep= to read it as text anyway."
+        )
     if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if sep is None:
+        sep = None
+    elif sep is None:
         sep = "\t" if suffix in (".tsv", ".tab", ".inter") else ","
-    return pd.read_csv(path, sep=sep)
+    try:
+        if sep is None:
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep=sep)
+    except ImportError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise _read_error(path, sep, exc) from exc
+    except Exception as exc:  # pyarrow's own errors (ArrowInvalid, ...)
+        raise _read_error(path, sep, exc) from exc
+
+
+def check_columns(df, columns, source, option="sep") -> None:
+    """Every name of ``columns`` is a column of ``df`` (read from ``source``), or a
+    ValueError listing those it has, with a hint at the separator when the whole header
+    was read as one column."""
+    missing = [c for c in columns if c not in df.columns]
+    if not missing:
+        return
+    msg = f"Column(s) {missing} not found in {source}; its columns are {list(df.columns)}."
+    if len(df.columns) == 1:
+        head = str(df.columns[0])
+        found = [name for s, name in _SEPARATORS.items() if s in head]
+        if found:
+            msg += f" The header holds {found[0]}: is the file separated by it? Pass {option}."
+    raise ValueError(msg)
 
 
 def read_ratings(source, row=None, col=None, value=None, *, sep=None, duplicates="error"):
@@ -273,5 +338,9 @@ def read_ratings(source, row=None, col=None, value=None, *, sep=None, duplicates
             "row, col and value (the column names of the row id, the column id and the "
             f"rating) are required for a table; got row={row!r}, col={col!r}, value={value!r}."
         )
-    df = source if isinstance(source, pd.DataFrame) else _read_table(source, sep=sep)
+    if isinstance(source, pd.DataFrame):
+        df = source
+    else:
+        df = _read_table(source, sep=sep)
+        check_columns(df, (row, col, value), source, option="sep= (command line: --sep)")
     return ratings_from_frame(df, row, col, value, duplicates=duplicates)

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ._runner import pyplot
+from ._runner import pyplot, save_figure, write_text
 
 __all__ = [
     "SUCCESS",
@@ -118,8 +118,7 @@ def write_summary(rows, path, level=0.9):
                 + ", ".join(f"r={k[1]} rho={k[2]:g} ({cov[k]:.0%})" for k in limited)
             )
             lines.append("")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     return "\n".join(lines)
 
 
@@ -166,7 +165,7 @@ def plot(rows, out_dir):
         )
         fig.tight_layout()
         path = os.path.join(out_dir, f"phase_{kind}.png")
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
         plt.close(fig)
         paths.append(path)
     return paths

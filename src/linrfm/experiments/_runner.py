@@ -2,16 +2,23 @@
 
 A study describes every trial as a dict of parameters (method, size, seed, ...). Trials whose
 parameters already stand in the CSV are skipped; each newly finished trial is appended at
-once, so an interrupted study loses at most the trial it was running.
+once (one line in one write, flushed to disk), so an interrupted study loses at most the
+trial it was running. A last line cut short by an interruption is dropped, with a warning,
+when the CSV is read again. Summaries and plots are written whole or not at all
+(:mod:`linrfm._atomic`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
+import warnings
 from collections.abc import Callable, Iterable
 
-__all__ = ["run_grid", "read_rows", "trial_key", "pyplot"]
+from .._atomic import append_line, atomic_write, atomic_write_text
+
+__all__ = ["run_grid", "read_rows", "trial_key", "pyplot", "save_figure", "write_text"]
 
 
 def trial_key(params: dict, keys: Iterable[str]) -> tuple:
@@ -26,11 +33,44 @@ def _fmt(v) -> str:
 
 
 def read_rows(path: str | os.PathLike) -> list[dict]:
-    """Every row of a study's CSV (an empty list when it does not exist yet)."""
+    """Every row of a study's CSV (an empty list when it does not exist yet).
+
+    A last line without its newline was cut short by an interrupted run: it is dropped
+    from the file (rewritten atomically) with a warning, as is any row whose number of
+    fields differs from the header's.
+    """
     if not os.path.exists(path):
         return []
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        warnings.warn(
+            f"{path}: its last line was cut short (an interrupted run?) and is dropped: "
+            f"{data[cut : cut + 80].decode('utf-8', 'replace')!r}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        data = data[:cut]
+        atomic_write(path, lambda fh: fh.write(data))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a study's CSV (not UTF-8 text: {exc}).") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows, bad = [], 0
+    for row in reader:
+        if None in row or None in row.values():
+            bad += 1
+        else:
+            rows.append(row)
+    if bad:
+        warnings.warn(
+            f"{path}: {bad} row(s) with a wrong number of fields are ignored.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return rows
 
 
 def run_grid(
@@ -115,11 +155,12 @@ def _append(path, row: dict) -> None:
                     "Use another output path or remove the file."
                 )
             row = {c: row[c] for c in header}
-    with open(path, "a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(row))
-        if not exists:
-            w.writeheader()
-        w.writerow(row)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(row))
+    if not exists:
+        w.writeheader()
+    w.writerow(row)
+    append_line(path, buf.getvalue())
 
 
 def pyplot():
@@ -134,3 +175,16 @@ def pyplot():
             "Plots need matplotlib: pip install linrfm[plot] (or run with --no-plot)."
         ) from exc
     return plt
+
+
+def save_figure(fig, path, **kwargs) -> str:
+    """``fig.savefig`` to ``path``, written whole or not at all; returns ``path``."""
+    fmt = os.path.splitext(str(path))[1].lstrip(".").lower() or "png"
+    atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, **kwargs))
+    return str(path)
+
+
+def write_text(path, text: str) -> str:
+    """Write a summary to ``path`` whole or not at all; returns ``path``."""
+    atomic_write_text(path, text)
+    return str(path)

@@ -29,12 +29,13 @@ import warnings
 
 import numpy as np
 
+from .._cli_args import UsageError, add_common, integer, prepare_study_out, print_json, real
 from ..datasets import FLAT_PROBLEM_KINDS as PROBLEM_CLASSES
 from ..datasets import make_flat_problem as make_problem
 from ..flat import curvature as S
 from ..methods import Variant
 from ..problems import degrees_of_freedom
-from ._runner import pyplot, read_rows, run_grid
+from ._runner import pyplot, read_rows, run_grid, save_figure, write_text
 
 __all__ = ["register", "run_study", "summarize", "compare_traces", "METHODS", "VARIANTS"]
 
@@ -282,10 +283,22 @@ def plot(rows, out):
         fig.suptitle(f"flat study: {kind}")
         fig.tight_layout()
         p = os.path.join(out, f"flat_{kind}.png")
-        fig.savefig(p, dpi=100)
+        save_figure(fig, p, dpi=100)
         plt.close(fig)
         paths.append(p)
     return paths
+
+
+def _summary_text(rows) -> str:
+    text = format_summary(summarize(rows))
+    text += "\n\n| class | cases with another interpolant | flat trace smallest | "
+    text += "median other/flat | min other/flat |\n|---|---|---|---|---|\n"
+    for c in compare_traces(rows):
+        text += (
+            f"| {c['kind']} | {c['cases']} | {c['flat_smallest']} | "
+            f"{c['median_ratio']:.4g} | {c['min_ratio']:.6g} |\n"
+        )
+    return text
 
 
 def _cmd(args):
@@ -300,32 +313,41 @@ def _cmd(args):
             width=args.width,
             gd_iter=args.gd_iter,
         )
+        if args.rank > args.n:
+            raise UsageError(f"--rank {args.rank} is larger than --n {args.n}.")
+    if not args.no_plot:
+        pyplot()  # matplotlib present, before any trial runs
+    out = prepare_study_out(
+        args.out, "flat", "flat.csv", quick=args.quick, force=args.force or args.summary_only
+    )
     if args.summary_only:  # a partial study: summarize what the CSV holds, run nothing
-        rows = read_rows(os.path.join(args.out, "flat.csv"))
+        rows = read_rows(os.path.join(out, "flat.csv"))
         if not rows:
-            raise ValueError(f"no finished runs in {os.path.join(args.out, 'flat.csv')}")
+            raise UsageError(f"--summary-only: no finished runs in {os.path.join(out, 'flat.csv')}")
     else:
         rows = run_study(
-            args.out,
+            out,
             classes=args.classes,
             methods=args.methods,
-            progress=not args.no_progress,
+            progress=not args.no_progress and not args.json,
             **kw,
         )
-    text = format_summary(summarize(rows))
-    text += "\n\n| class | cases with another interpolant | flat trace smallest | "
-    text += "median other/flat | min other/flat |\n|---|---|---|---|---|\n"
-    for c in compare_traces(rows):
-        text += (
-            f"| {c['kind']} | {c['cases']} | {c['flat_smallest']} | "
-            f"{c['median_ratio']:.4g} | {c['min_ratio']:.6g} |\n"
+    text = _summary_text(rows)
+    write_text(os.path.join(out, "flat_summary.md"), text + "\n")
+    paths = [] if args.no_plot else plot(rows, out)
+    if args.json:
+        print_json(
+            {
+                "out": out,
+                "n_rows": len(rows),
+                "summary": summarize(rows),
+                "traces": compare_traces(rows),
+            }
         )
+        return 0
     print(text)
-    with open(os.path.join(args.out, "flat_summary.md"), "w") as fh:
-        fh.write(text + "\n")
-    if not args.no_plot:
-        for p in plot(rows, args.out):
-            print("wrote", p)
+    for p in paths:
+        print("wrote", p)
     return 0
 
 
@@ -336,16 +358,29 @@ def register(subparsers):
         help="flat minima vs gradient descent, lin-RFM and nuclear norm on five classes",
         description=__doc__.split("\n\n")[0],
     )
-    p.add_argument("--out", default="benchmarks/results/flat", help="directory for CSV/PNGs")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="directory for CSV/PNGs (default ./linrfm-results/flat, or flat-quick with --quick)",
+    )
     p.add_argument("--quick", action="store_true", help="tiny smoke-test grid")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it holds results of the other kind (quick or full)",
+    )
     p.add_argument("--classes", nargs="+", choices=list(PROBLEM_CLASSES), default=None)
     p.add_argument("--methods", nargs="+", choices=METHODS, default=None)
-    p.add_argument("--multiples", nargs="+", type=float, default=[1, 2, 3, 4, 5, 6])
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--n", type=int, default=30, help="n = d (default 30)")
-    p.add_argument("--rank", type=int, default=2)
-    p.add_argument("--width", type=int, default=10)
-    p.add_argument("--gd-iter", type=int, default=2000, help="GD iteration budget (default 2000)")
+    p.add_argument(
+        "--multiples", nargs="+", type=real(0, low_open=True), default=[1, 2, 3, 4, 5, 6]
+    )
+    p.add_argument("--seeds", type=integer(1), default=10)
+    p.add_argument("--n", type=integer(1), default=30, help="n = d (default 30)")
+    p.add_argument("--rank", type=integer(1), default=2)
+    p.add_argument("--width", type=integer(1), default=10)
+    p.add_argument(
+        "--gd-iter", type=integer(1), default=2000, help="GD iteration budget (default 2000)"
+    )
     p.add_argument(
         "--summary-only",
         action="store_true",
@@ -353,4 +388,5 @@ def register(subparsers):
     )
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    add_common(p)
     p.set_defaults(func=_cmd)

@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .._cli_args import UsageError, add_common, integer, prepare_study_out, print_json, real
 from ..datasets import make_completion, make_sensing
 from ..methods import Variant
 from ..problems import CoverageWarning
@@ -38,7 +39,7 @@ from ._phase_report import (
     thresholds,
     write_summary,
 )
-from ._runner import run_grid
+from ._runner import pyplot, run_grid
 
 __all__ = ["register", "run_phase", "thresholds", "coverage_limited_cells", "SUCCESS", "VARIANTS"]
 
@@ -274,9 +275,15 @@ def run_phase(
     for kind in problems:
         for m in methods_for(kind):
             variant(m)
+    trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
+    if not trials:
+        raise UsageError(
+            f"no trial to run: every rank ({', '.join(map(str, ranks))}) exceeds the matrix "
+            f"size, or every rho asks for more measurements than entries (--n {n}, "
+            f"--sensing-n {sensing_n})."
+        )
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, CSV_NAME)
-    trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
 
     def run(trials, desc="phase"):
         return run_grid(
@@ -319,15 +326,32 @@ def _cmd(args) -> int:
             run_limited=args.run_coverage_limited,
             down_to_threshold=args.down_to_threshold,
         )
-    _, summary = run_phase(
-        args.out,
+    if not args.no_plot:
+        pyplot()  # matplotlib present, before any trial runs
+    out = prepare_study_out(args.out, "phase", CSV_NAME, quick=args.quick, force=args.force)
+    rows, summary = run_phase(
+        out,
         problems=args.problems,
         methods=args.methods,
         make_plots=not args.no_plot,
-        progress=not args.no_progress,
+        progress=not args.no_progress and not args.json,
         **cfg,
     )
-    print(summary)
+    if args.json:
+        th = thresholds(rows)
+        print_json(
+            {
+                "out": out,
+                "csv": os.path.join(out, CSV_NAME),
+                "n_rows": len(rows),
+                "thresholds": [
+                    {"problem": k[0], "method": k[1], "rank": k[2], "rho": v}
+                    for k, v in sorted(th.items())
+                ],
+            }
+        )
+    else:
+        print(summary)
     return 0
 
 
@@ -341,31 +365,48 @@ def register(subparsers) -> None:
         f"OUT/{CSV_NAME} and skipped on a re-run; OUT/summary.md and heatmap PNGs are "
         "written from all rows.",
     )
-    p.add_argument("--out", default="benchmarks/results/phase", help="output directory")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output directory (default ./linrfm-results/phase, or phase-quick with --quick)",
+    )
     p.add_argument("--quick", action="store_true", help="a tiny grid (smoke test, < 1 min)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it holds results of the other kind (quick or full)",
+    )
     p.add_argument(
         "--problems",
         nargs="+",
         default=["completion", "sensing"],
         choices=["completion", "sensing"],
     )
-    p.add_argument("--n", type=int, default=200, help="completion: n = d (default 200)")
+    p.add_argument("--n", type=integer(1), default=200, help="completion: n = d (default 200)")
     p.add_argument(
         "--sensing-n",
-        type=int,
+        type=integer(1),
         default=40,
         help="Gaussian sensing: n = d (default 40; a dense operator holds m n^2 numbers)",
     )
-    p.add_argument("--ranks", type=int, nargs="+", default=[2, 5, 10])
-    p.add_argument("--rhos", type=float, nargs="+", default=None, help="default 1.0..4.0 by 0.25")
-    p.add_argument("--seeds", type=int, default=10, help="seeds per cell (default 10)")
+    p.add_argument("--ranks", type=integer(1), nargs="+", default=[2, 5, 10])
+    p.add_argument(
+        "--rhos",
+        type=real(0, low_open=True),
+        nargs="+",
+        default=None,
+        help="default 1.0..4.0 by 0.25",
+    )
+    p.add_argument("--seeds", type=integer(1), default=10, help="seeds per cell (default 10)")
     p.add_argument(
         "--methods", nargs="+", default=None, choices=list(VARIANTS), help="default: all"
     )
-    p.add_argument("--deep-max-iter", type=int, default=5000, help="iteration cap of deep-mf")
+    p.add_argument(
+        "--deep-max-iter", type=integer(1), default=5000, help="iteration cap of deep-mf"
+    )
     p.add_argument(
         "--path-max-iter",
-        type=int,
+        type=integer(1),
         default=None,
         help="iteration cap per lam of SoftImpute / nuclear norm (default: 1500 for "
         "SoftImpute on completion, the solver's otherwise)",
@@ -385,4 +426,5 @@ def register(subparsers) -> None:
     )
     p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common(p)
     p.set_defaults(func=_cmd)

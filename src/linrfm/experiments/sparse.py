@@ -18,8 +18,10 @@ from collections import defaultdict
 
 import numpy as np
 
+from .._atomic import atomic_write
+from .._cli_args import UsageError, add_common, integer, prepare_study_out, print_json
 from ..methods import Variant
-from ._runner import pyplot, read_rows, run_grid
+from ._runner import pyplot, read_rows, run_grid, save_figure
 
 __all__ = ["register", "METHODS", "run_method", "thresholds", "run_study"]
 
@@ -151,7 +153,7 @@ def _plot(rows, methods, path, title):
     ax2.grid(alpha=0.3)
     ax2.set_title("median relative error (dotted: success threshold)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -162,7 +164,7 @@ def run_study(
     ns=None,
     seeds=range(20),
     methods=tuple(METHODS),
-    out="sparse-results",
+    out="linrfm-results/sparse",
     max_iter=None,
     net_max_iter=None,
     progress=True,
@@ -207,18 +209,32 @@ def run_study(
         if r["method"] in methods and int(r["d"]) == d and int(r["k"]) == k
     ]
     thr = thresholds(rows, methods)
-    with open(os.path.join(out, "sparse_thresholds.csv"), "w", newline="") as fh:
+
+    def write(fh):
         # a csv writer: labels hold commas ("Lasso (path end, 1e-4 lmax)")
         writer = csv.writer(fh)
         writer.writerow(["method", "label", "n_90"])
         for m in methods:
             writer.writerow([m, METHODS[m].label, thr[m] if thr[m] is not None else "never"])
+
+    atomic_write(os.path.join(out, "sparse_thresholds.csv"), write, mode="w", newline="")
     if plot and rows:
         _plot(rows, methods, os.path.join(out, "sparse.png"), f"d={d}, k={k}, no noise")
     return rows, thr
 
 
+def _check_args(args) -> None:
+    """The cross-option checks of ``linrfm experiment sparse``, before any trial runs."""
+    if args.quick or args.plot_only:
+        return
+    if args.n_min > args.n_max:
+        raise UsageError(f"--n-min {args.n_min} is larger than --n-max {args.n_max}: no n to run.")
+    if args.k > args.d:
+        raise UsageError(f"--k {args.k} nonzeros do not fit in --d {args.d} features.")
+
+
 def _cmd(args) -> int:
+    _check_args(args)
     if args.quick:
         d, k, ns, seeds = 100, 5, [20, 40, 60], range(2)
         net_max_iter = min(args.net_max_iter or 500, 500)
@@ -227,20 +243,30 @@ def _cmd(args) -> int:
         ns = range(args.n_min, args.n_max + 1, args.n_step)
         seeds = range(args.seed_start, args.seed_start + args.seeds)
         net_max_iter = args.net_max_iter
+    if not args.no_plot:
+        pyplot()  # matplotlib present, before any trial runs
+    out = prepare_study_out(
+        args.out, "sparse", "sparse.csv", quick=args.quick, force=args.force or args.plot_only
+    )
+    if args.plot_only and not read_rows(os.path.join(out, "sparse.csv")):
+        raise UsageError(f"--plot-only: no finished runs in {os.path.join(out, 'sparse.csv')}.")
     rows, thr = run_study(
         d=d,
         k=k,
         ns=ns,
         seeds=seeds,
         methods=args.methods,
-        out=args.out,
+        out=out,
         max_iter=args.max_iter,
         net_max_iter=net_max_iter,
-        progress=not args.no_progress,
+        progress=not args.no_progress and not args.json,
         plot=not args.no_plot,
         run=not args.plot_only,
     )
-    print(f"{len(rows)} runs in {os.path.join(args.out, 'sparse.csv')}")
+    if args.json:
+        print_json({"out": out, "n_rows": len(rows), "n_90": thr})
+        return 0
+    print(f"{len(rows)} runs in {os.path.join(out, 'sparse.csv')}")
     print("smallest n with >= 90% success there and at every larger n:")
     for m in args.methods:
         print(f"  {METHODS[m].label:<30} {thr[m] if thr[m] is not None else 'never'}")
@@ -257,13 +283,13 @@ def register(subparsers) -> None:
         "samples n, for a planted k-sparse vector in d dimensions. Writes sparse.csv "
         "(resumable), sparse_thresholds.csv and sparse.png to --out.",
     )
-    p.add_argument("--d", type=int, default=1000, help="features (default 1000)")
-    p.add_argument("--k", type=int, default=20, help="nonzeros (default 20)")
-    p.add_argument("--n-min", type=int, default=40, help="smallest n (default 40)")
-    p.add_argument("--n-max", type=int, default=400, help="largest n (default 400)")
-    p.add_argument("--n-step", type=int, default=10, help="step of n (default 10)")
-    p.add_argument("--seeds", type=int, default=20, help="seeds per n (default 20)")
-    p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--d", type=integer(1), default=1000, help="features (default 1000)")
+    p.add_argument("--k", type=integer(1), default=20, help="nonzeros (default 20)")
+    p.add_argument("--n-min", type=integer(1), default=40, help="smallest n (default 40)")
+    p.add_argument("--n-max", type=integer(1), default=400, help="largest n (default 400)")
+    p.add_argument("--n-step", type=integer(1), default=10, help="step of n (default 10)")
+    p.add_argument("--seeds", type=integer(1), default=20, help="seeds per n (default 20)")
+    p.add_argument("--seed-start", type=integer(0), default=0, help="first seed (default 0)")
     p.add_argument(
         "--methods",
         nargs="+",
@@ -272,14 +298,30 @@ def register(subparsers) -> None:
         help="methods (default all)",
     )
     p.add_argument(
-        "--max-iter", type=int, default=None, help="lin-RFM / IRLS-p iterations (default 300)"
+        "--max-iter",
+        type=integer(1),
+        default=None,
+        help="lin-RFM / IRLS-p iterations (default 300)",
     )
     p.add_argument(
-        "--net-max-iter", type=int, default=None, help="diagonal-network GD steps (default 3000)"
+        "--net-max-iter",
+        type=integer(1),
+        default=None,
+        help="diagonal-network GD steps (default 3000)",
     )
-    p.add_argument("--out", default="sparse-results", help="output directory")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output directory (default ./linrfm-results/sparse, or sparse-quick with --quick)",
+    )
     p.add_argument("--quick", action="store_true", help="tiny grid (d=100, k=5), a smoke test")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it holds results of the other kind (quick or full)",
+    )
     p.add_argument("--plot-only", action="store_true", help="re-plot the existing CSV")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common(p)
     p.set_defaults(func=_cmd)

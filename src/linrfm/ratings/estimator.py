@@ -253,22 +253,27 @@ class RatingsCompleter(BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def _linrfm(self, prob, lam, max_iter, callback=None):
+    def _linrfm(self, prob, lam, max_iter, callback=None, scores=None):
         # Run for a number of iterations chosen on validation, not to a tolerance: the
         # ConvergenceWarning at max_iter is expected and silenced.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return lin_rfm_complete(
-                prob,
-                alpha=self.alpha,
-                variant=self.variant,
-                replace=False,
-                lam_rule="fixed",
-                lam=lam,
-                max_iter=max_iter,
-                tol=1e-300,
-                callback=callback,
-            )
+        def fit(**kw):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                return lin_rfm_complete(
+                    prob,
+                    alpha=self.alpha,
+                    variant=self.variant,
+                    replace=False,
+                    lam_rule="fixed",
+                    lam=lam,
+                    tol=1e-300,
+                    callback=callback,
+                    **kw,
+                )
+
+        # a linrfm._checkpoints.CheckpointDir set by `linrfm complete --checkpoint`
+        hooks = getattr(self, "_checkpoints", None)
+        return fit(max_iter=max_iter) if hooks is None else hooks.run(fit, max_iter, scores)
 
     def _fit_linrfm(self, fit_p, full_p, val, lams, bar):
         """Each ridge on the kept observations, scored on the held-out ones after every
@@ -282,7 +287,7 @@ class RatingsCompleter(BaseEstimator):
                 scores.append(_rmse(info["result"].predict(vr, vc), vy))
                 return scores[-1] > min(scores) * 1.002  # validation has turned upward
 
-            self._linrfm(fit_p, lam, self.max_iter, cb)
+            self._linrfm(fit_p, lam, self.max_iter, cb, scores)
             k = int(np.argmin(scores))
             if scores[k] < best["val_rmse"]:
                 best = {"lam": lam, "n_iter": k + 1, "val_rmse": scores[k]}

@@ -3,7 +3,8 @@
 No pickle. The metadata carries the format version and a SHA-256 checksum of the metadata
 and every array, so a damaged file is refused with an error naming it instead of giving
 wrong predictions. A save writes a temporary file in the target's folder and moves it into
-place (``os.replace``), so an interrupted save leaves any previous file intact.
+place (:func:`linrfm._atomic.atomic_write`), so an interrupted save leaves any previous
+file intact.
 
 Format 2 (this version) holds the completion's compact form only; the column kernel that
 folds in a new row is recomputed from it. Format 1 files (without checksum, with the
@@ -14,15 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 import zipfile
 import zlib
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._atomic import atomic_write
 from ..results import FactorResult, KernelResult
 from .model import RatingsModel
 
@@ -50,25 +49,6 @@ def _checksum(meta: dict, arrays: dict) -> str:
         h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
         h.update(a.tobytes())
     return "sha256:" + h.hexdigest()
-
-
-def atomic_write(path, write):
-    """Call ``write(fh)`` on a new file in ``path``'s folder, then move it onto ``path``.
-
-    Until the move the previous file at ``path`` (if any) is untouched; on any error the
-    temporary file is removed and the error re-raised.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_model_file(path, meta: dict, arrays: dict):

@@ -1,0 +1,230 @@
+"""Checks of command-line arguments, done before any work starts.
+
+Each argparse ``type`` here names what it expected and what it got; argparse prefixes the
+option as the user typed it (``argument --n-step: expected an integer >= 1; got '0'``) and
+exits with status 2. Checks that involve several options, the file system or an optional
+dependency raise :class:`UsageError`, which ``linrfm`` reports the same way (status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+__all__ = [
+    "UsageError",
+    "integer",
+    "real",
+    "separator",
+    "check_output_file",
+    "check_output_dir",
+    "check_input_file",
+    "prepare_study_out",
+    "STUDY_ROOT",
+]
+
+#: the folder, in the current directory, where studies write unless --out says otherwise
+STUDY_ROOT = "linrfm-results"
+# a file in a study's folder saying that it holds --quick (smoke-test) results
+QUICK_MARKER = ".linrfm-quick"
+# output formats of predictions: extension -> separator (None: parquet)
+OUTPUT_FORMATS = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".parquet": None, ".pq": None}
+
+
+class UsageError(ValueError):
+    """The command line asks for something that cannot be done (exit status 2)."""
+
+
+def integer(low: int | None = None, high: int | None = None):
+    """An argparse type: an integer within ``[low, high]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = None
+        if (
+            value is None
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            bounds = [
+                f">= {low}" if low is not None else "",
+                f"<= {high}" if high is not None else "",
+            ]
+            want = " and ".join(b for b in bounds if b)
+            raise argparse.ArgumentTypeError(
+                f"expected an integer{' ' + want if want else ''}; got {text!r}"
+            )
+        return value
+
+    parse.bounds = (low, high)  # for the tests' fuzzing
+    return parse
+
+
+def real(low: float | None = None, high: float | None = None, *, low_open: bool = False):
+    """An argparse type: a finite number within ``[low, high]`` (``(low, high]`` with
+    ``low_open``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value)
+        if ok and low is not None:
+            ok = value > low if low_open else value >= low
+        if ok and high is not None:
+            ok = value <= high
+        if not ok:
+            bounds = []
+            if low is not None:
+                bounds.append(f"{'>' if low_open else '>='} {low:g}")
+            if high is not None:
+                bounds.append(f"<= {high:g}")
+            want = " and ".join(bounds)
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number{' ' + want if want else ''}; got {text!r}"
+            )
+        return value
+
+    parse.bounds = (low, high)
+    parse.low_open = low_open
+    return parse
+
+
+def separator(text: str) -> str:
+    """An argparse type: a field separator; ``\\t`` typed as two characters is a tab."""
+    sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
+    if not sep or "\n" in sep or '"' in sep:
+        raise argparse.ArgumentTypeError(
+            f"expected a field separator such as , or \\t; got {text!r}"
+        )
+    return sep
+
+
+def check_input_file(path, option: str) -> Path:
+    """``path`` names an existing, readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{option} {path}: no such file.")
+    if not p.is_file():
+        raise UsageError(f"{option} {path}: not a file (a folder?).")
+    if not os.access(p, os.R_OK):
+        raise UsageError(f"{option} {path}: not readable (permission denied).")
+    return p
+
+
+def _writable_folder(folder: Path, option: str, path) -> None:
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: the folder {str(folder)!r} does not exist.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write in {str(folder)!r} (permission denied).")
+
+
+def check_output_file(path, option: str, formats=OUTPUT_FORMATS) -> str:
+    """``path`` can be written as one of ``formats`` (by extension; None: any name);
+    returns the extension.
+
+    Refuses a folder, a missing or read-only folder, an unknown extension and a parquet
+    file when neither pyarrow nor fastparquet is installed.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; give a file name.")
+    _writable_folder(p.parent if str(p.parent) else Path("."), option, path)
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UsageError(f"{option} {path}: the existing file is read-only.")
+    ext = p.suffix.lower()
+    if formats is None:  # any name
+        return ext
+    if ext not in formats:
+        raise UsageError(
+            f"{option} {path}: unknown extension {ext or '(none)'!r}; use one of "
+            f"{', '.join(sorted(formats))}."
+        )
+    if formats[ext] is None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            try:
+                import fastparquet  # noqa: F401
+            except ImportError:
+                raise UsageError(
+                    f"{option} {path}: writing parquet needs pyarrow (pip install "
+                    "'linrfm[io]'); or write .csv or .tsv."
+                ) from None
+    return ext
+
+
+def check_output_dir(path, option: str) -> Path:
+    """``path`` is a folder that exists or can be created, and can be written in."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{option} {path}: is a file, not a folder.")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot create the folder ({exc.strerror}).") from None
+    _writable_folder(p, option, path)
+    return p
+
+
+def prepare_study_out(out, default: str, csv_name: str, *, quick: bool, force: bool) -> str:
+    """The output folder of a study, checked and created before any trial runs.
+
+    ``out`` None means ``./linrfm-results/<default>`` (``<default>-quick`` for a quick
+    run), outside the repository's committed results. A folder that holds a --quick run is
+    marked; a quick run refuses a folder whose CSV holds other results (a full study, such
+    as the committed ones), and a full run refuses a folder of quick results, unless
+    ``force``.
+    """
+    option = "--out"
+    if out is None:
+        out = os.path.join(STUDY_ROOT, default + ("-quick" if quick else ""))
+    p = check_output_dir(out, option)
+    marker = p / QUICK_MARKER
+    csv = p / csv_name
+    has_rows = csv.is_file() and csv.stat().st_size > 0
+    if has_rows and not force and marker.exists() != quick:
+        held, run = ("--quick", "a full") if not quick else ("full", "a --quick")
+        raise UsageError(
+            f"{option} {out}: holds {held} results in {csv_name}; {run} run would mix its "
+            "rows into them. Give another --out, or --force to write there anyway."
+        )
+    if quick and not marker.exists():
+        from ._atomic import atomic_write_text
+
+        atomic_write_text(marker, json.dumps({"quick": True}) + "\n")
+    return str(out)
+
+
+def add_common(parser) -> None:
+    """``--json`` and ``--debug``, on every command."""
+    parser.add_argument(
+        "--json", action="store_true", help="machine-readable output (JSON) on standard output"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="on an error, show the full Python traceback"
+    )
+
+
+def _plain(x):
+    """``x`` with NumPy scalars as Python numbers and NaN/inf as None (strict JSON)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if hasattr(x, "item") and callable(x.item) and getattr(x, "ndim", 1) == 0:
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def print_json(obj) -> None:
+    """Print ``obj`` as strict JSON (NaN and inf as null) on standard output."""
+    print(json.dumps(_plain(obj), indent=1, allow_nan=False))
