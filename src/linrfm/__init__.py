@@ -117,7 +117,19 @@ _EXPORTS = {
         ".methods",
     ),
     **dict.fromkeys(
-        ["rmse", "mae", "kfold", "train_val_test_split", "fingerprint", "cross_validate"],
+        [
+            "rmse",
+            "mae",
+            "precision_at_k",
+            "recall_at_k",
+            "ndcg_at_k",
+            "ranking_metrics",
+            "kfold",
+            "train_val_test_split",
+            "time_split",
+            "fingerprint",
+            "cross_validate",
+        ],
         ".evaluation",
     ),
     **dict.fromkeys(

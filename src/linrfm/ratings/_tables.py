@@ -21,9 +21,12 @@ NAME_GUESSES = (
 
 def guess_names(df, given, *, need_value=True, arg="X"):
     """``(row, col, value)`` column names of ``df``: those given (None = guess) filled in
-    from the first of :data:`NAME_GUESSES` whose columns ``df`` holds."""
+    from the first of :data:`NAME_GUESSES` whose columns ``df`` holds; pairs without
+    ratings (``need_value=False``) in a two-column frame are its two columns, in order."""
     k = 3 if need_value else 2
     cols = set(df.columns)
+    if not need_value and given[:2] == (None, None) and len(df.columns) == 2:
+        return (*df.columns, given[2])
     for guess in ((None,) * 3, *NAME_GUESSES):
         names = tuple(g if g is not None else h for g, h in zip(given, guess))
         if all(n is not None and n in cols for n in names[:k]):
