@@ -261,8 +261,10 @@ def _folds(folds, n_obs, seed):
     if isinstance(folds, numbers.Integral) and not isinstance(folds, bool):
         labels = kfold(n_obs, folds, seed)
         return labels, [(labels != k, labels == k) for k in range(int(folds))]
-    pairs = folds.split(np.empty((n_obs, 1))) if hasattr(folds, "split") else folds
     try:
+        if isinstance(folds, (str, bytes, bool)):
+            raise TypeError("not a split")
+        pairs = folds.split(np.empty((n_obs, 1))) if hasattr(folds, "split") else folds
         pairs = [(_as_mask(a, n_obs, "train"), _as_mask(b, n_obs, "test")) for a, b in pairs]
     except (TypeError, ValueError) as exc:
         raise TypeError(

@@ -137,7 +137,7 @@ def _times(df, time):
         pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)
     ):
         try:
-            t = pd.to_datetime(t)
+            t = pd.to_datetime(t, format="mixed")
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"Column '{time}' (time) must hold numbers or dates; got values such as "
