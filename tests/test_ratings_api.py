@@ -90,6 +90,9 @@ def test_score_is_negative_rmse_with_bias_fallback():
     rmse = np.sqrt(np.mean((pred - held["rating"]) ** 2))
     assert m.score(held) == pytest.approx(-rmse)
     assert m.score(held[["user", "item"]], held["rating"]) == pytest.approx(-rmse)
+    assert m.score((held["user"], held["item"]), held["rating"]) == pytest.approx(-rmse)
+    with pytest.raises(TypeError, match="score expects a DataFrame of ratings"):
+        m.score(np.zeros((3, 2)), [1.0, 2.0, 3.0])
 
 
 def test_grid_search_over_a_parameter():

@@ -117,19 +117,10 @@ _EXPORTS = {
         ".methods",
     ),
     **dict.fromkeys(
-        [
-            "rmse",
-            "mae",
-            "precision_at_k",
-            "recall_at_k",
-            "ndcg_at_k",
-            "ranking_metrics",
-            "kfold",
-            "train_val_test_split",
-            "time_split",
-            "fingerprint",
-            "cross_validate",
-        ],
+        (
+            "rmse mae precision_at_k recall_at_k ndcg_at_k ranking_metrics kfold "
+            "train_val_test_split time_split fingerprint cross_validate"
+        ).split(),
         ".evaluation",
     ),
     **dict.fromkeys(

@@ -132,19 +132,17 @@ def id_triples(X, y, names):
         known = names if all(n in X.columns for n in names) else (None, None, None)
         names = guess_names(X, known, arg="X")
         y = X[names[2]]
-    if y is None:
+    is_pairs = isinstance(X, pd.DataFrame) or (isinstance(X, (tuple, list)) and len(X) == 2)
+    if y is None or not is_pairs:
         raise TypeError(
             "score expects a DataFrame of ratings, a Ratings table, a (rows, cols, values) "
-            f"tuple, or pairs with y; got {type(X).__name__} and no y."
+            "tuple, or pairs (a DataFrame or a (rows, cols) tuple) with y; got "
+            f"{type(X).__name__} and {'no y' if y is None else 'y'}."
         )
-    r, c, _ = (
-        id_pairs(X, None, names, arg="X")
-        if isinstance(X, pd.DataFrame)
-        else (
-            *id_pairs(X[0], X[1], names, arg="X")[:2],
-            None,
-        )
-    )
+    if isinstance(X, pd.DataFrame):
+        r, c, _ = id_pairs(X, None, names, arg="X")
+    else:
+        r, c, _ = id_pairs(X[0], X[1], names, arg="X")
     v = pd.to_numeric(pd.Series(np.asarray(y)), errors="coerce").to_numpy(dtype=float)
     if v.shape != r.shape or not np.all(np.isfinite(v)):
         raise ValueError(
