@@ -220,7 +220,8 @@ def test_bad_parameters(params, match):
 
 
 def test_bad_fit_input():
-    with pytest.raises(TypeError, match="expects a linrfm.io.Ratings table"):
+    # fit takes a DataFrame, a Ratings or a tuple now; a matrix is pointed at read_ratings
+    with pytest.raises(TypeError, match=r"fit expects a pandas DataFrame.*read_ratings\(matrix\)"):
         RatingsCompleter().fit(np.ones((3, 3)))
     with pytest.raises(ValueError, match="at least 2 ratings"):
         RatingsCompleter().fit(read_ratings(np.array([[1.0, np.nan]])))

@@ -60,6 +60,10 @@ class Ratings:
     report : dict
         ``read`` (rows of the input), ``duplicates`` (the policy) and
         ``duplicates_merged`` (input rows folded into another by that policy), ``kept``.
+    time : ndarray or None
+        When each rating was made (float or datetime64, one per rating), if the table
+        had a time column (``read_ratings(..., time=...)``); used by
+        :func:`linrfm.evaluation.time_split`.
     """
 
     rows: np.ndarray
@@ -69,6 +73,7 @@ class Ratings:
     col_ids: np.ndarray
     names: tuple = ("row", "col", "value")
     report: dict = field(default_factory=dict)
+    time: np.ndarray | None = None
 
     @property
     def shape(self):
@@ -93,6 +98,7 @@ class Ratings:
             self.col_ids,
             self.names,
             dict(self.report),
+            None if self.time is None else self.time[mask],
         )
 
 
@@ -123,7 +129,34 @@ def _item(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
-def ratings_from_frame(df, row, col, value, *, duplicates="error") -> Ratings:
+def _times(df, time):
+    """The ``time`` column as float64 (numbers) or datetime64[ns] (dates), all present."""
+    pd = require_pandas()
+    t = df[time]
+    if pd.api.types.is_bool_dtype(t) or not (
+        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)
+    ):
+        try:
+            t = pd.to_datetime(t, format="mixed")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"Column '{time}' (time) must hold numbers or dates; got values such as "
+                f"{t.iloc[0]!r}."
+            ) from exc
+    if pd.api.types.is_datetime64_any_dtype(t):
+        if getattr(t.dt, "tz", None) is not None:
+            t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+        out = t.to_numpy(dtype="datetime64[ns]")
+        bad = np.isnat(out)
+    else:
+        out = t.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(out)
+    if bad.any():
+        raise ValueError(f"Column '{time}' (time) holds {int(bad.sum())} missing time(s).")
+    return out
+
+
+def ratings_from_frame(df, row, col, value, *, duplicates="error", time=None) -> Ratings:
     """Build :class:`Ratings` from a pandas DataFrame.
 
     Parameters
@@ -134,12 +167,15 @@ def ratings_from_frame(df, row, col, value, *, duplicates="error") -> Ratings:
     duplicates : {'error', 'mean', 'last'}, default='error'
         What to do with repeated (row, col) pairs: refuse, average them, or keep the last
         occurrence. Merged observations are counted in ``report['duplicates_merged']``.
+    time : str, optional
+        Column name of when each rating was made (numbers, e.g. Unix seconds, or dates),
+        kept as :attr:`Ratings.time`; a merged pair keeps its latest time.
     """
     pd = require_pandas()
     check_option(duplicates, "duplicates", DUPLICATE_POLICIES)
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"Expected a pandas DataFrame; got {type(df).__name__}.")
-    missing = [c for c in (row, col, value) if c not in df.columns]
+    missing = [c for c in (row, col, value, time) if c is not None and c not in df.columns]
     if missing:
         raise ValueError(
             f"Column(s) {missing} not found in the table; its columns are {list(df.columns)}."
@@ -163,6 +199,7 @@ def ratings_from_frame(df, row, col, value, *, duplicates="error") -> Ratings:
             f"Column '{value}' holds {int(nonfinite.sum())} missing or non-finite rating(s) "
             "(NaN/inf); every rating must be a finite number."
         )
+    t = None if time is None else _times(df, time)
     row_codes, row_ids = pd.factorize(df[row], sort=True)
     col_codes, col_ids = pd.factorize(df[col], sort=True)
     rows = np.asarray(row_codes, dtype=np.int64)
@@ -186,6 +223,10 @@ def ratings_from_frame(df, row, col, value, *, duplicates="error") -> Ratings:
             last = np.zeros(len(uniq), dtype=np.int64)
             np.maximum.at(last, inverse, np.arange(len(lin)))  # position of the last one
             v = v[last]
+        if t is not None:  # a merged pair is as recent as its latest rating
+            latest = np.full(len(uniq), t.min())
+            np.maximum.at(latest, inverse, t)
+            t = latest
         rows, cols = uniq // len(col_ids), uniq % len(col_ids)
         report["duplicates_merged"] = n_dup  # rows of the table folded into another
     report["kept"] = int(len(v))
@@ -197,6 +238,7 @@ def ratings_from_frame(df, row, col, value, *, duplicates="error") -> Ratings:
         np.asarray(col_ids),
         (row, col, value),
         report,
+        t,
     )
 
 
@@ -301,7 +343,9 @@ def check_columns(df, columns, source, option="sep") -> None:
     raise ValueError(msg)
 
 
-def read_ratings(source, row=None, col=None, value=None, *, sep=None, duplicates="error"):
+def read_ratings(
+    source, row=None, col=None, value=None, *, sep=None, duplicates="error", time=None
+):
     """Read (row id, column id, value) triples into a :class:`Ratings` table.
 
     Parameters
@@ -317,6 +361,9 @@ def read_ratings(source, row=None, col=None, value=None, *, sep=None, duplicates
     duplicates : {'error', 'mean', 'last'}, default='error'
         Repeated (row, col) pairs: refuse, average them, or keep the last one; the number
         merged is in ``report['duplicates_merged']``.
+    time : str, optional
+        Column name of the rating's time (numbers or dates), kept as
+        :attr:`Ratings.time` for a time-ordered split (tables only).
 
     Returns
     -------
@@ -343,4 +390,4 @@ def read_ratings(source, row=None, col=None, value=None, *, sep=None, duplicates
     else:
         df = _read_table(source, sep=sep)
         check_columns(df, (row, col, value), source, option="sep= (command line: --sep)")
-    return ratings_from_frame(df, row, col, value, duplicates=duplicates)
+    return ratings_from_frame(df, row, col, value, duplicates=duplicates, time=time)

@@ -53,10 +53,24 @@ def movielens100k_path():
     raise FileNotFoundError(f"MovieLens-100K was not found. {INSTALL_HINT}")
 
 
+def _time_column(path, sep):
+    """The file's timestamp column (a header name starting with 'timestamp'), or None."""
+    pd = require_pandas()
+    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    return next((c for c in header if str(c).lower().startswith("timestamp")), None)
+
+
 def load_movielens100k() -> Ratings:
-    """MovieLens-100K as :class:`~linrfm.io.Ratings` with columns user, item, rating."""
+    """MovieLens-100K as :class:`~linrfm.io.Ratings` with columns user, item, rating.
+
+    When the file has a timestamp column (recbole's has, in Unix seconds) it is kept as
+    :attr:`~linrfm.io.Ratings.time`, for :func:`linrfm.evaluation.time_split`; otherwise
+    ``time`` is None.
+    """
     path, (_pkg, sep, u, i, r) = movielens100k_path()
     pd = require_pandas()
-    df = pd.read_csv(path, sep=sep, usecols=[u, i, r])
-    df.columns = ["user", "item", "rating"]
-    return read_ratings(df, "user", "item", "rating")
+    ts = _time_column(path, sep)
+    df = pd.read_csv(path, sep=sep, usecols=[u, i, r] + ([ts] if ts else []))
+    df = df[[u, i, r] + ([ts] if ts else [])]  # usecols keeps the file's order
+    df.columns = ["user", "item", "rating"] + (["timestamp"] if ts else [])
+    return read_ratings(df, "user", "item", "rating", time="timestamp" if ts else None)

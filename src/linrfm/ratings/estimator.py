@@ -13,11 +13,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import check_option, check_random_state, check_scalar
-from ..io import Ratings, _lookup
 from ..problems import CoverageWarning, MatrixCompletion
 from ..solvers.linrfm import lin_rfm_complete
 from ..solvers.softimpute import lambda_max, soft_impute_complete
 from . import persist
+from ._predict import RatingsPredictions
+from ._tables import as_ratings
 from .biases import BIASES, fit_biases
 from .model import RatingsModel
 
@@ -46,7 +47,7 @@ def _from_fold(k, name, doc):
     return property(get, doc=doc)
 
 
-class RatingsCompleter(BaseEstimator):
+class RatingsCompleter(RatingsPredictions, BaseEstimator):
     """Fit a rating table and predict by original ids.
 
     The model is ``mu + row_bias[i] + col_bias[j] + R[i, j]``, where ``R`` completes the
@@ -195,18 +196,31 @@ class RatingsCompleter(BaseEstimator):
             full_p = MatrixCompletion(r, c, resid, shape)
         return fit_p, full_p, (r[held], c[held], resid[held])
 
-    def fit(self, ratings: Ratings):
-        """Fit to a :class:`~linrfm.io.Ratings` table (see :func:`linrfm.io.read_ratings`).
+    def fit(self, X, y=None, *, row=None, col=None, value=None, duplicates="error"):
+        """Fit a rating table.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame, Ratings or (rows, cols, values) tuple
+            One rating per row of a DataFrame, whose row-id, column-id and rating columns
+            are named by ``row``, ``col``, ``value`` or guessed (user/item/rating,
+            userId/movieId/rating, user_id/item_id/rating, row/col/value); a
+            :class:`~linrfm.io.Ratings` table (:func:`linrfm.read_ratings`); or three
+            sequences of one length. With ``y``, ``X`` is a DataFrame of (row id,
+            column id) pairs and ``y`` their ratings (scikit-learn's ``fit(X, y)``).
+        y : array_like, optional
+        row, col, value : str, optional
+            Column names of a DataFrame (the names of a tuple's parts in messages and
+            in :meth:`recommend`'s table).
+        duplicates : {'error', 'mean', 'last'}, default='error'
+            Repeated (row, col) pairs of a DataFrame or tuple (see
+            :func:`linrfm.read_ratings`).
 
         Returns
         -------
         self
         """
-        if not isinstance(ratings, Ratings):
-            raise TypeError(
-                "fit expects a linrfm.io.Ratings table (from linrfm.io.read_ratings); "
-                f"got {type(ratings).__name__}."
-            )
+        ratings = as_ratings(X, y, (row, col, value), duplicates)
         lams = self._check_params()
         if ratings.n_obs < 2:
             raise ValueError(
@@ -327,96 +341,6 @@ class RatingsCompleter(BaseEstimator):
         if bar is not None:
             bar.update(1)
         return result, {"lam": lam, "path_index": k, "val_rmse": scores[k]}
-
-    # ------------------------------------------------------------------ predicting
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise RuntimeError("This RatingsCompleter is not fitted yet; call fit first.")
-
-    def predict_index(self, rows, cols):
-        """Predictions at index pairs ``(rows[k], cols[k])`` of the fitted table."""
-        self._check_fitted()
-        return self.model_.predict_index(rows, cols)
-
-    def predict(self, row_ids, col_ids, *, unknown="error"):
-        """Predictions for pairs given by their original ids.
-
-        Parameters
-        ----------
-        row_ids, col_ids : array_like, same length
-            Ids as in the fitted table (text is compared as text when the types differ).
-        unknown : {'error', 'bias'}, default='error'
-            An id never seen in fit raises :class:`~linrfm.io.UnknownIdError` (a
-            ``KeyError``) with 'error'; with 'bias' the pair is predicted from the biases
-            alone: the global mean plus whichever of its row and column biases is known.
-
-        Returns
-        -------
-        ndarray of float
-        """
-        self._check_fitted()
-        check_option(unknown, "unknown", ("error", "bias"))
-        miss = "error" if unknown == "error" else "ignore"
-        ri = _lookup(self.row_ids_, row_ids, "row", self.names_[0], miss)
-        ci = _lookup(self.col_ids_, col_ids, "column", self.names_[1], miss)
-        if ri.shape != ci.shape:
-            raise ValueError(
-                f"row_ids and col_ids must have the same length; got {ri.size} and {ci.size}."
-            )
-        return self.model_.predict_partial(ri, ci)
-
-    def recommend(self, row_id, k=10):
-        """The ``k`` best-scored column ids for one row, excluding those it rated in fit.
-
-        Returns
-        -------
-        ids : ndarray
-            At most ``k`` column ids, best first.
-        scores : ndarray
-            Their predictions.
-        """
-        self._check_fitted()
-        check_scalar(k, "k", kind=numbers.Integral, low=1)
-        i = int(_lookup(self.row_ids_, [row_id], "row", self.names_[0], "error")[0])
-        top, scores = self.model_.recommend_index(i, k)
-        return self.col_ids_[top], scores
-
-    def predict_new_row(self, col_ids, values, target_col_ids=None):
-        """Predict a new row (e.g. a new user) from a few ratings, without refitting.
-
-        The new row's bias is fitted as in :func:`fit_biases` (the column biases held
-        fixed); its residual is one kernel ridge regression against the fitted
-        column-side kernel ``K = (B^T B / n)^(2 alpha)`` of the completion ``B``, with the
-        chosen relative ridge (lin-RFM models only).
-
-        Parameters
-        ----------
-        col_ids, values : array_like
-            The new row's rated column ids and its ratings.
-        target_col_ids : array_like, optional
-            Columns to predict (default: every fitted column, in ``col_ids_`` order).
-
-        Returns
-        -------
-        ndarray of float
-        """
-        self._check_fitted()
-        if not self.model_.folds_in:
-            raise ValueError("predict_new_row needs a lin-RFM model (method='linrfm').")
-        ci = _lookup(self.col_ids_, col_ids, "column", self.names_[1], "error")
-        y = np.asarray(values, dtype=np.float64)
-        if y.shape != ci.shape or y.size == 0 or not np.all(np.isfinite(y)):
-            raise ValueError(
-                "values must be finite, non-empty and as long as col_ids; got "
-                f"{y.size} value(s) for {ci.size} id(s)."
-            )
-        if np.unique(ci).size != ci.size:
-            raise ValueError("col_ids holds a column more than once.")
-        if target_col_ids is None:
-            tj = np.arange(len(self.col_ids_))
-        else:
-            tj = _lookup(self.col_ids_, target_col_ids, "column", self.names_[1], "error")
-        return self.model_.fold_in(ci, y, tj)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):

@@ -19,7 +19,31 @@ from ..results import FactorResult, KernelResult
 from ..solvers.linrfm import kernel_power
 from .biases import fold_in_row_bias
 
-__all__ = ["RatingsModel", "completion_gram"]
+__all__ = ["RatingsModel", "completion_gram", "rank_rows"]
+
+
+def rank_rows(predict, rows, d, k, seen=None, max_entries=2**20):
+    """The ``k`` best-scored of ``d`` columns for each row of ``rows``, best first.
+
+    ``predict(rows, cols)`` scores index pairs; it is called on blocks of at most
+    ``max_entries`` pairs (whole rows). Columns stored in row ``i`` of the sparse ``seen``
+    are skipped. Ties go to the lower column, so a row's result does not depend on the
+    other rows. Returns ``(tops, scores)``: two lists of arrays, one per row.
+    """
+    tops, vals = [], []
+    step = max(1, max_entries // d)
+    for s in range(0, rows.size, step):
+        r = rows[s : s + step]
+        scores = np.asarray(predict(np.repeat(r, d), np.tile(np.arange(d), r.size)), float)
+        scores = scores.reshape(r.size, d)
+        if seen is not None:
+            scores[seen[r].nonzero()] = -np.inf
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        best = np.take_along_axis(scores, order, axis=1)
+        for o, b in zip(order, best):
+            tops.append(o[b > -np.inf])
+            vals.append(b[b > -np.inf])
+    return tops, vals
 
 
 def completion_gram(res: KernelResult, chunk: int = 1024) -> np.ndarray:
@@ -118,14 +142,16 @@ class RatingsModel:
             out[known] += self.result.predict(ri[known], ci[known])
         return self.finish(out)
 
-    def recommend_index(self, i, k):
-        """The ``k`` best-scored columns of row ``i`` not observed in it, and their scores."""
-        d = self.shape[1]
-        scores = self.predict_index(np.full(d, i), np.arange(d))
-        seen = self.observed.indices[self.observed.indptr[i] : self.observed.indptr[i + 1]]
-        candidates = np.setdiff1d(np.arange(d), seen)
-        top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
-        return top, scores[top]
+    def recommend_index(self, i, k, exclude_seen=True):
+        """The ``k`` best-scored columns of row ``i`` (not observed in it when
+        ``exclude_seen``), best first, and their scores."""
+        (top,), (scores,) = self.recommend_rows(np.array([i]), k, exclude_seen)
+        return top, scores
+
+    def recommend_rows(self, rows, k, exclude_seen=True):
+        """:meth:`recommend_index` for each row of ``rows`` (:func:`rank_rows`)."""
+        seen = self.observed if exclude_seen else None
+        return rank_rows(self.predict_index, np.asarray(rows), self.shape[1], k, seen)
 
     def column_kernel(self):
         """``(K, lam)``: the column kernel ``(B^T B / n)^(2 alpha)`` of the completion and
