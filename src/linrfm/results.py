@@ -8,7 +8,7 @@ completed matrix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -70,6 +70,11 @@ class RecoveryResult:
             )
         return rows, cols
 
+    def rescaled(self, s: float):
+        """The result for the data multiplied by ``s`` (a power of two: exact): the
+        recovered matrix times ``s``, everything else unchanged."""
+        return replace(self, history=dict(self.history), params=dict(self.params))
+
     def predict(self, rows, cols) -> np.ndarray:  # pragma: no cover - abstract
         """Predicted entries at ``(rows[k], cols[k])``."""
         raise NotImplementedError
@@ -88,6 +93,11 @@ class DenseResult(RecoveryResult):
 
     X: np.ndarray | None = None
 
+    def rescaled(self, s: float):
+        out = super().rescaled(s)
+        out.X = self.X * s
+        return out
+
     def predict(self, rows, cols):
         rows, cols = self._check_pairs(rows, cols)
         return self.X[rows, cols]
@@ -102,6 +112,16 @@ class FactorResult(RecoveryResult):
 
     U: np.ndarray | None = None
     V: np.ndarray | None = None
+
+    def rescaled(self, s: float):
+        """``U`` and ``V`` each take a power of two, ``s`` split between them (exact)."""
+        out = super().rescaled(s)
+        k = int(np.frexp(s)[1]) - 1  # s = 2^k
+        if s != np.ldexp(1.0, k):
+            out.U, out.V = self.U * s, self.V.copy()
+        else:
+            out.U, out.V = np.ldexp(self.U, (k + 1) // 2), np.ldexp(self.V, k // 2)
+        return out
 
     def predict(self, rows, cols, chunk: int = 1_000_000):
         rows, cols = self._check_pairs(rows, cols)
@@ -122,6 +142,14 @@ class VectorResult(RecoveryResult):
 
     coef: np.ndarray | None = None
     intercept: float = 0.0
+
+    def rescaled(self, s: float, t: float = 1.0):
+        """The result for the design multiplied by ``s`` and the targets by ``t``: ``coef``
+        times ``t / s``, ``intercept`` times ``t``."""
+        out = super().rescaled(s)
+        out.coef = self.coef * (t / s)
+        out.intercept = self.intercept * t
+        return out
 
     def predict(self, X):
         """Linear predictions ``X @ coef + intercept``."""
@@ -156,6 +184,12 @@ class KernelResult(RecoveryResult):
     kernel: np.ndarray | None = None
     lam: float = 0.0
     replace: bool = True
+
+    def rescaled(self, s: float):
+        """Predictions are linear in the coefficients: ``coef`` times ``s``."""
+        out = super().rescaled(s)
+        out.coef = self.coef * s
+        return out
 
     def _shift(self):
         return self.lam if self.replace else 0.0

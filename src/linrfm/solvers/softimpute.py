@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._scaling import scale_free
 from .._validation import check_bool, check_callback, check_option, check_scalar
 from ..problems import as_completion_problem
 from ..results import FactorResult
@@ -190,6 +191,7 @@ class _SoftImpute(PathMethod):
         )
 
 
+@scale_free("complete", {"lam": 1})
 def soft_impute_complete(
     X,
     *,

@@ -1,0 +1,203 @@
+"""Scale-free solvers: normalize the data on input, undo it on output, in one place.
+
+Every public solver is wrapped by :func:`scale_free`. It divides the observations (for
+regression: the design and the targets, each by its own factor) by a power of two near
+their root mean square, which is exact in floating point, runs the solver on data of unit
+size, and multiplies the result back (:meth:`linrfm.results.RecoveryResult.rescaled`). So
+``f(s X) = s f(X)`` (and ``beta(s X, t y) = (t / s) beta(X, y)``) for every power of two
+that keeps the data in float64's normal range, and nothing inside a solver sees values near
+overflow or underflow. Parameters given in the data's units (SoftImpute's ``lam``) are
+divided on the way in and multiplied back in the result's ``params`` and ``history``.
+
+It also answers trivial data without iterating (:mod:`._trivial`): all-zero observations
+give zero, a fully observed matrix itself, a constant matrix observed on every row and
+column that constant; and it warns when too few observations determine no answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _trivial
+from .backend import is_tensor, to_numpy_input
+from .problems import (
+    CoverageWarning,
+    MatrixSensing,
+    as_completion_problem,
+    as_regression_problem,
+)
+
+__all__ = ["scale_free", "data_scale"]
+
+_HALF_SQRT2 = np.sqrt(0.5)
+
+
+def data_scale(values) -> float:
+    """A power of two within a factor sqrt(2) of the root mean square of the finite
+    ``values`` (1 when there are none or all are zero); ``data_scale(2^k v) = 2^k
+    data_scale(v)`` exactly, and it never overflows."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    top = float(np.max(np.abs(v), initial=0.0))
+    if top == 0.0:
+        return 1.0
+    m = np.ldexp(1.0, int(np.frexp(top)[1]) - 1)  # a power of two in (top / 2, top]
+    rms = m * float(np.sqrt(np.mean(np.square(v / m))))
+    mant, e = np.frexp(rms)
+    return float(np.ldexp(1.0, int(e) if mant >= _HALF_SQRT2 else int(e) - 1))
+
+
+def _scaled_completion(X, shape, s):
+    """``(input for the solver, problem)``: the completion input divided by ``s``."""
+    if is_tensor(X) or (isinstance(X, tuple) and any(is_tensor(x) for x in X)):
+        # torch input stays torch (its device and dtype lead the fit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CoverageWarning)
+            prob = as_completion_problem(to_numpy_input(X)[0], shape)
+        if s == 1.0:
+            return X, prob
+        if isinstance(X, tuple):
+            return (*X[:-1], X[-1] / s), prob
+        return X / s, prob
+    prob = as_completion_problem(X, shape)
+    if s == 1.0:
+        return prob, prob
+    out = copy.copy(prob)
+    out.values = prob.values / s
+    return out, prob
+
+
+def _completion_values(X, shape):
+    if is_tensor(X) or (isinstance(X, tuple) and any(is_tensor(x) for x in X)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CoverageWarning)
+            return as_completion_problem(to_numpy_input(X)[0], shape).values
+    return as_completion_problem(X, shape).values
+
+
+def _underdetermined(n_obs, n, d, what):
+    if n_obs < n + d - 1:
+        warnings.warn(
+            f"{n_obs} {what} of a {n} x {d} matrix are fewer than n + d - 1 = {n + d - 1}, "
+            "the degrees of freedom of a rank-1 matrix: the answer is not determined by "
+            "the data.",
+            CoverageWarning,
+            stacklevel=4,
+        )
+
+
+class _Call:
+    """One call of a wrapped solver: its arguments, the data's scale and how to undo it."""
+
+    def __init__(self, fn, kind, units, args, kwargs):
+        self.fn, self.units = fn, units
+        self.bound = inspect.signature(fn).bind(*args, **kwargs)
+        self.first = next(iter(inspect.signature(fn).parameters))
+        self.data = self.bound.arguments[self.first]
+        if kind == "auto":  # factorized_gd, deep_mf: sensing or completion
+            kind = "sense" if isinstance(self.data, MatrixSensing) else "complete"
+        self.kind = kind
+        self.s, self.t = 1.0, 1.0
+
+    def get(self, name, default=None):
+        return self.bound.arguments.get(name, default)
+
+    def prepare(self):
+        """Normalize the data; return the trivial answer where there is one, else None."""
+        args = self.bound.arguments
+        if self.kind == "regress":
+            prob = as_regression_problem(self.data, args.pop("y", None))
+            X = prob.X.data if sp.issparse(prob.X) else prob.X
+            self.s, self.t = data_scale(X), data_scale(prob.y)
+            triv = _trivial.regression(prob, self)
+            if triv is not None or (self.s, self.t) == (1.0, 1.0):
+                args[self.first] = prob
+                return triv
+            scaled = copy.copy(prob)
+            scaled.X = prob.X * (1.0 / self.s) if sp.issparse(prob.X) else prob.X / self.s
+            scaled.y = prob.y / self.t
+            args[self.first] = scaled
+            return None
+        if self.kind == "sense":
+            prob = self.data
+            self.s = data_scale(prob.y)
+            _underdetermined(prob.m, *prob.shape, "measurements")
+            triv = _trivial.sensing(prob, self)
+            if triv is None and self.s != 1.0:
+                scaled = copy.copy(prob)
+                scaled.y = prob.y / self.s
+                args[self.first] = scaled
+            return triv
+        shape = self.get("shape")
+        self.s = data_scale(_completion_values(self.data, shape))
+        args[self.first], prob = _scaled_completion(self.data, shape, self.s)
+        _underdetermined(prob.n_obs, *prob.shape, "observations")
+        return _trivial.completion(prob, self)
+
+    def scale_params(self):
+        """Divide the parameters in data units (and a warm start) by the data's scale."""
+        args = self.bound.arguments
+        for name, power in self.units.items():
+            if args.get(name) is not None:
+                args[name] = args[name] / self.s**power
+        init = args.get("init")
+        if init is not None and hasattr(init, "rescaled"):
+            args["init"] = init.rescaled(1.0 / self.s)
+        elif init is not None and self.s != 1.0:
+            args["init"] = np.asarray(init, dtype=np.float64) / self.s
+
+    def undo(self, result):
+        """The result in the data's units."""
+        if isinstance(result, tuple):
+            return tuple(self.undo(r) for r in result)
+        if isinstance(result, list):
+            return [self.undo(r) for r in result]
+        if (self.s, self.t) == (1.0, 1.0):
+            return result
+        out = result.rescaled(self.s, self.t) if self.kind == "regress" else result.rescaled(self.s)
+        for name, power in self.units.items():
+            f = self.s**power
+            if isinstance(out.params.get(name), (int, float)):
+                out.params[name] = out.params[name] * f
+            if name in out.history:
+                out.history[name] = [v * f for v in out.history[name]]
+        return out
+
+
+def scale_free(kind: str, units=None):
+    """Decorator making a public solver scale-free and trivial data trivial.
+
+    Parameters
+    ----------
+    kind : {'complete', 'sense', 'regress', 'auto'}
+        The data the solver takes ('auto': sensing or completion, by the input).
+    units : dict of str to int, optional
+        Parameters in the data's units and the power of the data's scale they carry
+        (``{'lam': 1}``: divided by the scale on input, multiplied back in the result).
+    """
+    units = dict(units or {})
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def solver(*args, **kwargs):
+            try:
+                call = _Call(fn, kind, units, args, kwargs)
+                trivial = call.prepare()
+            except (TypeError, ValueError, AttributeError):
+                # malformed input: the solver's own checks name the argument
+                return fn(*args, **kwargs)
+            if trivial is not None:
+                return trivial
+            call.scale_params()
+            return call.undo(fn(*call.bound.args, **call.bound.kwargs))
+
+        solver.__wrapped_kind__ = kind
+        return solver
+
+    return wrap
