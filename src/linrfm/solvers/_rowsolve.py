@@ -5,8 +5,8 @@ For line ``i`` observed on ``Omega_i`` with values ``y_i``, the coefficient ``a_
 observations and padded to the bucket's size. A padded slot points at an extra index
 ``width`` of a padded kernel whose row and column there are zero and whose diagonal entry is
 the kernel's largest (plus the ridge), with a zero right-hand side: it solves to exactly
-zero and does not touch the real unknowns. Each bucket is solved in batched calls of bounded size, so the
-gathered blocks never take more than ``max_block_elements`` numbers at once.
+zero and does not touch the real unknowns. Each bucket is solved in batched calls of bounded
+size, so the gathered blocks never take more than ``max_block_elements`` numbers at once.
 
 The batches are shared out over as many threads as BLAS may use on the NumPy backend
 (:mod:`linrfm.backend`, which this module uses and which knows nothing of it).
