@@ -53,32 +53,32 @@ def data_scale(values) -> float:
     return float(np.ldexp(1.0, int(e) if mant >= _HALF_SQRT2 else int(e) - 1))
 
 
-def _scaled_completion(X, shape, s):
-    """``(input for the solver, problem)``: the completion input divided by ``s``."""
-    if is_tensor(X) or (isinstance(X, tuple) and any(is_tensor(x) for x in X)):
-        # torch input stays torch (its device and dtype lead the fit)
+def _is_tensor_input(X) -> bool:
+    return is_tensor(X) or (isinstance(X, tuple) and any(is_tensor(x) for x in X))
+
+
+def _completion(X, shape):
+    """The completion input as a problem (a torch input is read back, quietly: the solver
+    reads it again and warns)."""
+    if _is_tensor_input(X):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CoverageWarning)
-            prob = as_completion_problem(to_numpy_input(X)[0], shape)
+            return as_completion_problem(to_numpy_input(X)[0], shape)
+    return as_completion_problem(X, shape)
+
+
+def _divided(X, prob, s):
+    """The solver's input: ``prob`` with its values divided by ``s``; a torch input stays
+    torch (its device and dtype lead the fit)."""
+    if _is_tensor_input(X):
         if s == 1.0:
-            return X, prob
-        if isinstance(X, tuple):
-            return (*X[:-1], X[-1] / s), prob
-        return X / s, prob
-    prob = as_completion_problem(X, shape)
+            return X
+        return (*X[:-1], X[-1] / s) if isinstance(X, tuple) else X / s
     if s == 1.0:
-        return prob, prob
+        return prob
     out = copy.copy(prob)
     out.values = prob.values / s
-    return out, prob
-
-
-def _completion_values(X, shape):
-    if is_tensor(X) or (isinstance(X, tuple) and any(is_tensor(x) for x in X)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CoverageWarning)
-            return as_completion_problem(to_numpy_input(X)[0], shape).values
-    return as_completion_problem(X, shape).values
+    return out
 
 
 def _underdetermined(n_obs, n, d, what):
@@ -108,25 +108,36 @@ class _Call:
     def get(self, name, default=None):
         return self.bound.arguments.get(name, default)
 
-    def prepare(self):
-        """Normalize the data; return the trivial answer where there is one, else None."""
+    def coerce(self):
+        """Read the data as its problem type and find its scale (raises on bad input)."""
         args = self.bound.arguments
         if self.kind == "regress":
-            prob = as_regression_problem(self.data, args.pop("y", None))
-            X = prob.X.data if sp.issparse(prob.X) else prob.X
-            self.s, self.t = data_scale(X), data_scale(prob.y)
+            self.prob = as_regression_problem(self.data, args.pop("y", None))
+            args[self.first] = self.prob
+            X = self.prob.X
+            self.s, self.t = data_scale(X.data if sp.issparse(X) else X), data_scale(self.prob.y)
+        elif self.kind == "sense":
+            if not isinstance(self.data, MatrixSensing):
+                raise TypeError("not a MatrixSensing")
+            self.prob = self.data
+            self.s = data_scale(self.prob.y)
+        else:
+            self.prob = _completion(self.data, self.get("shape"))
+            self.s = data_scale(self.prob.values)
+            args[self.first] = _divided(self.data, self.prob, self.s)
+
+    def prepare(self):
+        """Normalize the data; return the trivial answer where there is one, else None."""
+        prob, args = self.prob, self.bound.arguments
+        if self.kind == "regress":
             triv = _trivial.regression(prob, self)
-            if triv is not None or (self.s, self.t) == (1.0, 1.0):
-                args[self.first] = prob
-                return triv
-            scaled = copy.copy(prob)
-            scaled.X = prob.X * (1.0 / self.s) if sp.issparse(prob.X) else prob.X / self.s
-            scaled.y = prob.y / self.t
-            args[self.first] = scaled
-            return None
+            if triv is None and (self.s, self.t) != (1.0, 1.0):
+                scaled = copy.copy(prob)
+                scaled.X = prob.X * (1.0 / self.s) if sp.issparse(prob.X) else prob.X / self.s
+                scaled.y = prob.y / self.t
+                args[self.first] = scaled
+            return triv
         if self.kind == "sense":
-            prob = self.data
-            self.s = data_scale(prob.y)
             _underdetermined(prob.m, *prob.shape, "measurements")
             triv = _trivial.sensing(prob, self)
             if triv is None and self.s != 1.0:
@@ -134,9 +145,6 @@ class _Call:
                 scaled.y = prob.y / self.s
                 args[self.first] = scaled
             return triv
-        shape = self.get("shape")
-        self.s = data_scale(_completion_values(self.data, shape))
-        args[self.first], prob = _scaled_completion(self.data, shape, self.s)
         _underdetermined(prob.n_obs, *prob.shape, "observations")
         return _trivial.completion(prob, self)
 
@@ -158,6 +166,8 @@ class _Call:
             return tuple(self.undo(r) for r in result)
         if isinstance(result, list):
             return [self.undo(r) for r in result]
+        if self.kind == "complete":
+            result = _trivial.unobserved_to_zero(result, self.prob)
         if (self.s, self.t) == (1.0, 1.0):
             return result
         out = result.rescaled(self.s, self.t) if self.kind == "regress" else result.rescaled(self.s)
@@ -188,10 +198,11 @@ def scale_free(kind: str, units=None):
         def solver(*args, **kwargs):
             try:
                 call = _Call(fn, kind, units, args, kwargs)
-                trivial = call.prepare()
+                call.coerce()
             except (TypeError, ValueError, AttributeError):
                 # malformed input: the solver's own checks name the argument
                 return fn(*args, **kwargs)
+            trivial = call.prepare()
             if trivial is not None:
                 return trivial
             call.scale_params()

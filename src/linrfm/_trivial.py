@@ -19,11 +19,12 @@ import scipy.sparse as sp
 
 from . import results
 
-__all__ = ["completion", "sensing", "regression"]
+__all__ = ["completion", "sensing", "regression", "unobserved_to_zero"]
 
 
 def _result(call, shape, **fields):
-    cls = getattr(results, call.fn.__annotations__.get("return", "DenseResult"))
+    default = "VectorResult" if call.kind == "regress" else "DenseResult"
+    cls = getattr(results, call.fn.__annotations__.get("return", default))
     params = {k: v for k, v in call.bound.arguments.items() if k != call.first}
     params.pop("callback", None)
     return cls(
@@ -104,3 +105,26 @@ def regression(prob, call):
     if call.get("fit_intercept") and np.all(y == y[0]):
         return _result(call, (d,), coef=np.zeros(d), intercept=float(y[0]))
     return None
+
+
+def unobserved_to_zero(result, prob):
+    """``result`` with the rows and columns that hold no observation predicted as 0, the
+    documented fallback (a random start's trace or a kernel's leak otherwise stays)."""
+    rows = np.flatnonzero(prob.row_counts == 0)
+    cols = np.flatnonzero(prob.col_counts == 0)
+    if not (rows.size or cols.size) or not hasattr(result, "rescaled"):
+        return result
+    if isinstance(result, results.FactorResult):
+        result.U, result.V = result.U.copy(), result.V.copy()
+        result.U[rows], result.V[cols] = 0.0, 0.0
+    elif isinstance(result, results.DenseResult):
+        result.X = result.X.copy()
+        result.X[rows], result.X[:, cols] = 0.0, 0.0
+    elif isinstance(result, results.KernelResult):
+        # coefficients live on observed lines; the kernel's other side maps to the output
+        out = cols if result.side == "row" else rows
+        if out.size:
+            kernel = np.array(result.kernel, copy=True)
+            kernel[:, out] = 0.0
+            result.kernel = kernel  # (the coefficients never sit on an unobserved line)
+    return result
