@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from linrfm import make_completion, make_sensing, make_sparse_regression
 from linrfm._scaling import data_scale
+from linrfm.datasets import make_factor_sensing
 from linrfm.estimators import LinRFMRegressor
 from linrfm.methods import METHODS
-from linrfm.problems import MatrixCompletion, MatrixSensing, SparseRegression
+from linrfm.problems import FactorProblem, MatrixCompletion, MatrixSensing, SparseRegression
 from linrfm.solvers import irls_regress, lin_rfm_complete
 
 SETTINGS = settings(
@@ -26,7 +27,7 @@ EXPONENTS = st.integers(-900, 900)
 
 
 def _methods(kind):
-    return sorted(n for n, s in METHODS.items() if kind in s.problems and kind != "factor")
+    return sorted(n for n, s in METHODS.items() if kind in s.problems)
 
 
 def _params(name, rank):
@@ -40,8 +41,14 @@ def _params(name, rank):
         p["random_state"] = 0
     if "rank" in spec.trial:
         p["rank"] = rank
+    if "width" in spec.trial:
+        p["width"] = rank + 1
     if name == "soft_impute_complete":
         p["n_lams"] = 3
+    if name == "flat_minimum":
+        p.update(n_stages=2, max_iter=3)
+    if name == "label_noise_gd":
+        p.update(noise_iter=3)
     return p
 
 
@@ -121,6 +128,18 @@ def test_regression_is_scale_equivariant(name, kx, ky, n, seed):
     assert np.all(np.isfinite(base.coef))
     assert _close(np.ldexp(res.coef, kx - ky), base.coef)
     assert _close(np.ldexp(np.atleast_1d(res.intercept), -ky), np.atleast_1d(base.intercept))
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(name=st.sampled_from(_methods("factor")), k=EXPONENTS, seed=st.integers(0, 2**16))
+def test_factor_problems_are_scale_equivariant(name, k, seed):
+    prob = make_factor_sensing(5, 4, 1, 30, random_state=seed).problem
+    y = np.ldexp(prob.y, k)
+    scaled = FactorProblem(MatrixSensing(prob.operator, y), loss=prob.loss, model=prob.model)
+    params = _params(name, 1)
+    base = _fit(name, prob, **params).to_dense()
+    assert np.all(np.isfinite(base))
+    assert _close(np.ldexp(_fit(name, scaled, **params).to_dense(), -k), base)
 
 
 # ------------------------------------------------------------------ measured on 290dae7

@@ -28,6 +28,7 @@ from . import _trivial
 from .backend import is_tensor, to_numpy_input
 from .problems import (
     CoverageWarning,
+    FactorProblem,
     MatrixSensing,
     as_completion_problem,
     as_regression_problem,
@@ -92,6 +93,14 @@ def _underdetermined(n_obs, n, d, what):
         )
 
 
+class _Stopped(Exception):
+    pass
+
+
+def _stop(*args):
+    raise _Stopped
+
+
 class _Call:
     """One call of a wrapped solver: its arguments, the data's scale and how to undo it."""
 
@@ -116,6 +125,11 @@ class _Call:
             args[self.first] = self.prob
             X = self.prob.X
             self.s, self.t = data_scale(X.data if sp.issparse(X) else X), data_scale(self.prob.y)
+        elif self.kind == "factor":
+            if not isinstance(self.data, FactorProblem):
+                raise TypeError("not a FactorProblem")
+            self.prob = self.data
+            self.s = data_scale(self.prob.y)
         elif self.kind == "sense":
             if not isinstance(self.data, MatrixSensing):
                 raise TypeError("not a MatrixSensing")
@@ -137,6 +151,11 @@ class _Call:
                 scaled.y = prob.y / self.t
                 args[self.first] = scaled
             return triv
+        if self.kind == "factor":
+            if self.s != 1.0:
+                sensing = MatrixSensing(prob.operator, prob.y / self.s)
+                args[self.first] = FactorProblem(sensing, loss=prob.loss, model=prob.model)
+            return _trivial.sensing(prob, self)
         if self.kind == "sense":
             _underdetermined(prob.m, *prob.shape, "measurements")
             triv = _trivial.sensing(prob, self)
@@ -148,6 +167,41 @@ class _Call:
         _underdetermined(prob.n_obs, *prob.shape, "observations")
         return _trivial.completion(prob, self)
 
+    def check_arguments(self):
+        """Run the solver on the trivial data until its first iteration, for its own
+        checks of the arguments (a bad one raises, naming it, as on any other data)."""
+        names = [p for p in self.bound.signature.parameters if p != self.first]
+        if "callback" not in names:
+            return
+        bound = copy.copy(self.bound)
+        bound.arguments = {**self.bound.arguments, "callback": _stop}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.fn(*bound.args, **bound.kwargs)
+        except (ValueError, TypeError) as err:
+            if any(f"'{p}'" in str(err) for p in names):
+                raise
+        except Exception:  # _Stopped, or the trivial data's own breakdown
+            return
+
+    def wrap_callback(self):
+        """The user's callback sees the iterate in the data's units."""
+        user = self.bound.arguments.get("callback")
+        if user is None or not callable(user) or (self.s, self.t) == (1.0, 1.0):
+            return
+
+        def callback(it, info):
+            info = dict(info)
+            if "result" in info:
+                info["result"] = self.undo(info["result"])
+            for name, power in self.units.items():
+                if isinstance(info.get(name), (int, float)):
+                    info[name] = info[name] * self.s**power
+            return user(it, info)
+
+        self.bound.arguments["callback"] = callback
+
     def scale_params(self):
         """Divide the parameters in data units (and a warm start) by the data's scale."""
         args = self.bound.arguments
@@ -157,6 +211,8 @@ class _Call:
         init = args.get("init")
         if init is not None and hasattr(init, "rescaled"):
             args["init"] = init.rescaled(1.0 / self.s)
+        elif isinstance(init, tuple) and self.s != 1.0:  # factors of X = L R^T
+            args["init"] = tuple(np.asarray(f) / np.sqrt(self.s) for f in init)
         elif init is not None and self.s != 1.0:
             args["init"] = np.asarray(init, dtype=np.float64) / self.s
 
@@ -185,7 +241,7 @@ def scale_free(kind: str, units=None):
 
     Parameters
     ----------
-    kind : {'complete', 'sense', 'regress', 'auto'}
+    kind : {'complete', 'sense', 'regress', 'factor', 'auto'}
         The data the solver takes ('auto': sensing or completion, by the input).
     units : dict of str to int, optional
         Parameters in the data's units and the power of the data's scale they carry
@@ -204,8 +260,10 @@ def scale_free(kind: str, units=None):
                 return fn(*args, **kwargs)
             trivial = call.prepare()
             if trivial is not None:
+                call.check_arguments()
                 return trivial
             call.scale_params()
+            call.wrap_callback()
             return call.undo(fn(*call.bound.args, **call.bound.kwargs))
 
         solver.__wrapped_kind__ = kind

@@ -114,13 +114,12 @@ class FactorResult(RecoveryResult):
     V: np.ndarray | None = None
 
     def rescaled(self, s: float):
-        """``U`` and ``V`` each take a power of two, ``s`` split between them (exact)."""
+        """``U`` and ``V`` each times ``sqrt(s)``: balanced factors stay balanced, and a
+        factor stays the ridge solution on the other (ALS's half-step)."""
         out = super().rescaled(s)
-        k = int(np.frexp(s)[1]) - 1  # s = 2^k
-        if s != np.ldexp(1.0, k):
-            out.U, out.V = self.U * s, self.V.copy()
-        else:
-            out.U, out.V = np.ldexp(self.U, (k + 1) // 2), np.ldexp(self.V, k // 2)
+        r = np.sqrt(s)
+        out.U = self.U * r
+        out.V = out.U if self.V is self.U else self.V * r
         return out
 
     def predict(self, rows, cols, chunk: int = 1_000_000):

@@ -268,7 +268,7 @@ def _check_ranks(ranks, limit):
     return sorted(set(ranks))
 
 
-@scale_free("complete")
+@scale_free("complete", {"lam_abs": 1})
 def als_complete(
     X,
     *,
