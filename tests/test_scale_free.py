@@ -63,6 +63,13 @@ def _close(a, b, rtol=1e-8):
     return np.max(np.abs(a - b), initial=0.0) <= rtol * scale
 
 
+def _assert_equivariant(name, prob, scaled, k, params):
+    """``f(2^k X) = 2^k f(X)`` for the matrix methods, ``scaled`` being ``2^k X``."""
+    base = _fit(name, prob, **params).to_dense()
+    assert np.all(np.isfinite(base))
+    assert _close(np.ldexp(_fit(name, scaled, **params).to_dense(), -k), base)
+
+
 def test_data_scale_is_a_power_of_two_near_the_rms_and_equivariant():
     v = np.array([3.0, -1.0, 0.5, np.nan])
     s = data_scale(v)
@@ -86,10 +93,7 @@ def test_completion_is_scale_equivariant(name, k, n, d, seed):
     planted = make_completion(n, d, 2, int(0.6 * n * d), min_per_line=2, random_state=seed)
     prob = planted.problem
     scaled = MatrixCompletion(prob.rows, prob.cols, np.ldexp(prob.values, k), prob.shape)
-    params = _params(name, 2)
-    base = _fit(name, prob, **params).to_dense()
-    assert np.all(np.isfinite(base))
-    assert _close(np.ldexp(_fit(name, scaled, **params).to_dense(), -k), base)
+    _assert_equivariant(name, prob, scaled, k, _params(name, 2))
 
 
 @SETTINGS
@@ -103,10 +107,7 @@ def test_sensing_is_scale_equivariant(name, k, n, seed):
     planted = make_sensing(n, n + 1, 1, 4 * (2 * n + 1), random_state=seed)
     prob = planted.problem
     scaled = MatrixSensing(prob.operator, np.ldexp(prob.y, k))
-    params = _params(name, 1)
-    base = _fit(name, prob, **params).to_dense()
-    assert np.all(np.isfinite(base))
-    assert _close(np.ldexp(_fit(name, scaled, **params).to_dense(), -k), base)
+    _assert_equivariant(name, prob, scaled, k, _params(name, 1))
 
 
 @SETTINGS
@@ -136,10 +137,7 @@ def test_factor_problems_are_scale_equivariant(name, k, seed):
     prob = make_factor_sensing(5, 4, 1, 30, random_state=seed).problem
     y = np.ldexp(prob.y, k)
     scaled = FactorProblem(MatrixSensing(prob.operator, y), loss=prob.loss, model=prob.model)
-    params = _params(name, 1)
-    base = _fit(name, prob, **params).to_dense()
-    assert np.all(np.isfinite(base))
-    assert _close(np.ldexp(_fit(name, scaled, **params).to_dense(), -k), base)
+    _assert_equivariant(name, prob, scaled, k, _params(name, 1))
 
 
 # ------------------------------------------------------------------ measured on 290dae7
@@ -199,3 +197,13 @@ def test_irls_regress_huge_design():
     base = irls_regress(X, y).coef
     huge = irls_regress(X * 1e300, y).coef
     assert _rel(huge * 1e300, base) < 1e-8
+
+
+@pytest.mark.parametrize("k", [-1000, -3, 0, 5, 1000])
+def test_lambda_max_is_scale_equivariant_and_zero_for_zero_data(k):
+    from linrfm.solvers.softimpute import lambda_max
+
+    p = make_completion(20, 15, 2, 150, random_state=0).problem
+    scaled = MatrixCompletion(p.rows, p.cols, np.ldexp(p.values, k), p.shape)
+    assert lambda_max(scaled) == pytest.approx(np.ldexp(lambda_max(p), k), rel=1e-12)
+    assert lambda_max(MatrixCompletion(p.rows, p.cols, 0 * p.values, p.shape)) == 0.0

@@ -145,3 +145,23 @@ def test_lin_rfm_and_softimpute_constant_ratings_table(c):
         res = fn(prob)
         assert res.converged
         assert np.array_equal(res.to_dense(), np.full((40, 30), c))
+
+
+def test_trivial_answer_is_one_iteration_seen_by_the_callback_and_a_path():
+    from linrfm.solvers import soft_impute_complete
+
+    r, c = _pattern()
+    seen = []
+    prob = MatrixCompletion(r, c, np.zeros(r.size), (9, 7))
+    res, path = soft_impute_complete(
+        prob, return_path=True, callback=lambda it, info: seen.append((it, info["result"]))
+    )
+    assert res.n_iter == 1 and seen == [(1, res)] and path == [res]
+
+
+def test_trivial_data_still_check_the_arguments():
+    from linrfm.solvers import lin_rfm_complete
+
+    r, c = _pattern()
+    with pytest.raises(ValueError, match="'alpha'"):
+        lin_rfm_complete(MatrixCompletion(r, c, np.zeros(r.size), (9, 7)), alpha=-1)

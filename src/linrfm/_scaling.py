@@ -185,6 +185,15 @@ class _Call:
         except Exception:  # _Stopped, or the trivial data's own breakdown
             return
 
+    def report(self, trivial):
+        """A trivial answer counts as one iteration: the callback sees it once."""
+        user = self.bound.arguments.get("callback")
+        if callable(user):
+            user(1, {"iteration": 1, "result": trivial})
+        if self.get("return_path"):  # SoftImpute's path: the one point
+            return trivial, [trivial]
+        return trivial
+
     def wrap_callback(self):
         """The user's callback sees the iterate in the data's units."""
         user = self.bound.arguments.get("callback")
@@ -261,7 +270,7 @@ def scale_free(kind: str, units=None):
             trivial = call.prepare()
             if trivial is not None:
                 call.check_arguments()
-                return trivial
+                return call.report(trivial)
             call.scale_params()
             call.wrap_callback()
             return call.undo(fn(*call.bound.args, **call.bound.kwargs))

@@ -1,7 +1,7 @@
 """Trivial data, trivial answers (used by :func:`linrfm._scaling.scale_free`).
 
 =====================================================  ==================================
-data                                                   answer (converged, no iteration)
+data                                                   answer (converged, one iteration)
 =====================================================  ==================================
 every observation (measurement, target) 0              zero
 every entry observed                                   the observed matrix itself
@@ -29,7 +29,7 @@ def _result(call, shape, **fields):
     params.pop("callback", None)
     return cls(
         shape=shape,
-        n_iter=0,
+        n_iter=1,
         converged=True,
         method=call.fn.__name__,
         params={**params, "trivial": True},
