@@ -207,3 +207,26 @@ def test_lambda_max_is_scale_equivariant_and_zero_for_zero_data(k):
     scaled = MatrixCompletion(p.rows, p.cols, np.ldexp(p.values, k), p.shape)
     assert lambda_max(scaled) == pytest.approx(np.ldexp(lambda_max(p), k), rel=1e-12)
     assert lambda_max(MatrixCompletion(p.rows, p.cols, 0 * p.values, p.shape)) == 0.0
+
+
+@pytest.mark.parametrize("k", [-300, -30, 30, 300])
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_padded_block_solves_are_relative_to_the_kernel(k, device):
+    # 290dae7 padded a block with a fixed 1.0 on the diagonal: against a kernel of 2^-60
+    # the pseudo-inverse of a singular block dropped the real kernel as negligible
+    from linrfm.backend import NUMPY, get_backend
+    from linrfm.solvers._rowsolve import LineSolver
+
+    if device is not None:
+        pytest.importorskip("torch")
+    ops = NUMPY if device is None else get_backend(device)
+    v = np.random.default_rng(0).standard_normal(8)
+    K = np.outer(v, v)  # rank 1: every block of two or more entries is singular
+    lines = np.repeat([0, 1], [6, 7])  # 6 entries go into the bucket of 7: one padded slot
+    idx = np.r_[np.arange(6), np.arange(1, 8)]
+    y = v[idx] * np.repeat([2.0, -1.0], [6, 7])
+    solver = LineSolver(lines, idx, np.ldexp(y, k), 2, 8, ops=ops)
+    coef = np.ldexp(ops.to_numpy(solver.solve(ops.array(np.ldexp(K, 2 * k)), 0.0)), k)
+    for i in range(2):
+        o, m = idx[lines == i], lines == i
+        np.testing.assert_allclose(K[np.ix_(o, o)] @ coef[m], y[m], atol=1e-10)
