@@ -147,7 +147,7 @@ class _DeepGD(Method):
         )
 
 
-@scale_free("auto")
+@scale_free("auto", {"loss": 2})
 def deep_mf(
     problem,
     *,

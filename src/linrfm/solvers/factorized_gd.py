@@ -245,7 +245,7 @@ def _check_width(rank, shape):
     return check_scalar(rank, "rank", kind=numbers.Integral, low=1, high=min(n, d))
 
 
-@scale_free("auto")
+@scale_free("auto", {"loss": 2})
 def factorized_gd(
     problem,
     *,

@@ -194,7 +194,7 @@ class _SoftImpute(PathMethod):
         )
 
 
-@scale_free("complete", {"lam": 1})
+@scale_free("complete", {"lam": 1, "objective": 2})
 def soft_impute_complete(
     X,
     *,
