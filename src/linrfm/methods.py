@@ -26,6 +26,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ._scaling import scale_free
+
 __all__ = [
     "MethodSpec",
     "Variant",
@@ -375,6 +377,7 @@ def _vector_result(coef, n_iter, method, params, t0):
     )
 
 
+@scale_free("regress")
 def lasso_regress(X, y=None, *, cv=None, lam_ratio=1e-4, n_lams=30, tol=1e-7, max_iter=1000):
     """The Lasso (scikit-learn, no intercept): the end of a warm-started path, or by CV.
 
@@ -414,6 +417,7 @@ def lasso_regress(X, y=None, *, cv=None, lam_ratio=1e-4, n_lams=30, tol=1e-7, ma
     return _vector_result(coefs[:, -1], np.sum(n_iters), "lasso", params, t0)
 
 
+@scale_free("regress")
 def omp_regress(X, y=None, *, residual_tol=1e-12):
     """Orthogonal matching pursuit (scikit-learn, no intercept), run until the squared
     residual is at most ``residual_tol * ||y||^2`` (no sparsity level is given).

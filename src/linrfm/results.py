@@ -8,7 +8,7 @@ completed matrix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -70,6 +70,11 @@ class RecoveryResult:
             )
         return rows, cols
 
+    def rescaled(self, s: float):
+        """The result for the data multiplied by ``s`` (a power of two: exact): the
+        recovered matrix times ``s``, everything else unchanged."""
+        return replace(self, history=dict(self.history), params=dict(self.params))
+
     def predict(self, rows, cols) -> np.ndarray:  # pragma: no cover - abstract
         """Predicted entries at ``(rows[k], cols[k])``."""
         raise NotImplementedError
@@ -88,6 +93,11 @@ class DenseResult(RecoveryResult):
 
     X: np.ndarray | None = None
 
+    def rescaled(self, s: float):
+        out = super().rescaled(s)
+        out.X = self.X * s
+        return out
+
     def predict(self, rows, cols):
         rows, cols = self._check_pairs(rows, cols)
         return self.X[rows, cols]
@@ -102,6 +112,15 @@ class FactorResult(RecoveryResult):
 
     U: np.ndarray | None = None
     V: np.ndarray | None = None
+
+    def rescaled(self, s: float):
+        """``U`` and ``V`` each times ``sqrt(s)``: balanced factors stay balanced, and a
+        factor stays the ridge solution on the other (ALS's half-step)."""
+        out = super().rescaled(s)
+        r = np.sqrt(s)
+        out.U = self.U * r
+        out.V = out.U if self.V is self.U else self.V * r
+        return out
 
     def predict(self, rows, cols, chunk: int = 1_000_000):
         rows, cols = self._check_pairs(rows, cols)
@@ -122,6 +141,14 @@ class VectorResult(RecoveryResult):
 
     coef: np.ndarray | None = None
     intercept: float = 0.0
+
+    def rescaled(self, s: float, t: float = 1.0):
+        """The result for the design multiplied by ``s`` and the targets by ``t``: ``coef``
+        times ``t / s``, ``intercept`` times ``t``."""
+        out = super().rescaled(s)
+        out.coef = self.coef * (t / s)
+        out.intercept = self.intercept * t
+        return out
 
     def predict(self, X):
         """Linear predictions ``X @ coef + intercept``."""
@@ -156,6 +183,12 @@ class KernelResult(RecoveryResult):
     kernel: np.ndarray | None = None
     lam: float = 0.0
     replace: bool = True
+
+    def rescaled(self, s: float):
+        """Predictions are linear in the coefficients: ``coef`` times ``s``."""
+        out = super().rescaled(s)
+        out.coef = self.coef * s
+        return out
 
     def _shift(self):
         return self.lam if self.replace else 0.0

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 
+from .._scaling import scale_free
 from .._validation import check_scalar
 from ..iteration import Method, iterate, user_stacklevel
 from ..problems import (
@@ -171,6 +172,7 @@ class _Continuation(Method):
         return _factor_result(self.problem, _unpack(self.x, self.shapes), self.name, self.n_lbfgs)
 
 
+@scale_free("factor", {"mu": 1})
 def flat_minimum(
     problem,
     *,
@@ -311,6 +313,7 @@ def flat_minimum(
     return _finish(res, run, converged, t0, run_params)
 
 
+@scale_free("factor", {"step": -1})
 def factored_gd(
     problem,
     *,
@@ -361,6 +364,7 @@ def factored_gd(
     return run_gd(problem, "factored_gd", run_params, init, random_state, *loop)
 
 
+@scale_free("factor", {"step": -1})
 def label_noise_gd(
     problem,
     *,

@@ -92,8 +92,9 @@ class MatrixCompletion:
         empty_c = int(np.sum(self.col_counts == 0))
         if empty_r or empty_c:
             warnings.warn(
-                f"{empty_r} row(s) and {empty_c} column(s) have no observed entry; "
-                "their unobserved entries are predicted from no data.",
+                f"{empty_r} row(s) and {empty_c} column(s) have no observed entry (rows "
+                f"{_first(self.row_counts == 0)}, columns {_first(self.col_counts == 0)}); "
+                "their entries are predicted as 0.",
                 CoverageWarning,
                 stacklevel=2,
             )
@@ -177,6 +178,11 @@ class MatrixCompletion:
     def __repr__(self) -> str:
         n, d = self.shape
         return f"MatrixCompletion(shape=({n}, {d}), n_obs={self.n_obs})"
+
+
+def _first(mask, k=10) -> str:
+    idx = np.flatnonzero(mask)
+    return "[" + ", ".join(map(str, idx[:k])) + (", ...]" if idx.size > k else "]")
 
 
 def _check_shape(shape):

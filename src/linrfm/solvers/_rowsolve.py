@@ -4,9 +4,9 @@ For line ``i`` observed on ``Omega_i`` with values ``y_i``, the coefficient ``a_
 ``(K[Omega_i, Omega_i] + lam I) a_i = y_i``. Lines are bucketed by their number of
 observations and padded to the bucket's size. A padded slot points at an extra index
 ``width`` of a padded kernel whose row and column there are zero and whose diagonal entry is
-1 after the ridge is added, with a zero right-hand side: it solves to exactly zero and does
-not touch the real unknowns. Each bucket is solved in batched calls of bounded size, so the
-gathered blocks never take more than ``max_block_elements`` numbers at once.
+the kernel's largest (plus the ridge), with a zero right-hand side: it solves to exactly
+zero and does not touch the real unknowns. Each bucket is solved in batched calls of bounded
+size, so the gathered blocks never take more than ``max_block_elements`` numbers at once.
 
 The batches are shared out over as many threads as BLAS may use on the NumPy backend
 (:mod:`linrfm.backend`, which this module uses and which knows nothing of it).
@@ -33,6 +33,12 @@ def _bucket_edges(max_count: int) -> np.ndarray:
     while edges[-1] < max_count:
         edges.append(max(edges[-1] + 1, int(np.ceil(edges[-1] * _BUCKET_GROWTH))))
     return np.asarray(edges)
+
+
+def _pad_scale(K) -> float:
+    """The largest diagonal entry of ``K`` (NumPy or torch; 1 when zero or not finite)."""
+    top = float(abs(K.diagonal()).max()) if K.shape[0] else 0.0
+    return top if 0.0 < top < np.inf else 1.0
 
 
 class LineSolver:
@@ -148,7 +154,10 @@ class LineSolver:
             if values is None:
                 self._y_ext[K.dtype] = y_ext
         coef = ops.zeros(self.n_obs + 1, K.dtype)
-        Kp = self._padded(K, 1.0 - lam)
+        # the padded slot's diagonal is the kernel's own scale (plus the ridge, added with
+        # the blocks'), never a fixed 1: a block's pivots and its pseudo-inverse's cut-off
+        # stay relative to the block, whatever the data's units
+        Kp = self._padded(K, _pad_scale(K))
 
         def solve_batch(pos):
             # batches hold disjoint positions (padding aside, which every batch writes

@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
 from ..iteration import Method, Stop, iterate
 from ..problems import MatrixCompletion, as_completion_problem
@@ -267,6 +268,7 @@ def _check_ranks(ranks, limit):
     return sorted(set(ranks))
 
 
+@scale_free("complete", {"lam_abs": 1})
 def als_complete(
     X,
     *,

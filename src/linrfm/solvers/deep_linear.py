@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
 from ..iteration import Method, Stop, iterate
 from ..results import FactorResult, ModelFitError
@@ -146,6 +147,7 @@ class _DeepGD(Method):
         )
 
 
+@scale_free("auto", {"loss": 2})
 def deep_mf(
     problem,
     *,

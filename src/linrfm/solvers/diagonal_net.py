@@ -29,6 +29,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from .._scaling import scale_free
 from .._validation import check_callback, check_option, check_scalar
 from ..iteration import Method, Stop
 from ..problems import as_regression_problem
@@ -199,6 +200,7 @@ def _init_params(form, L, d, s):
     return [np.zeros(d)] + [np.full(d, s) for _ in range(L - 1)]
 
 
+@scale_free("regress")
 def diagonal_net_regress(
     X,
     y=None,

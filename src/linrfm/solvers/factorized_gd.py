@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
 from ..iteration import Method, iterate
 from ..results import FactorResult, ModelFitError
@@ -244,6 +245,7 @@ def _check_width(rank, shape):
     return check_scalar(rank, "rank", kind=numbers.Integral, low=1, high=min(n, d))
 
 
+@scale_free("auto", {"loss": 2})
 def factorized_gd(
     problem,
     *,

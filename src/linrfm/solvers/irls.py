@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from .._scaling import scale_free
 from .._validation import check_callback, check_scalar
 from ..iteration import Method, Schedule, Stop, iterate
 from ..problems import as_completion_problem
@@ -100,6 +101,7 @@ class _IRLSSense(WarmStarts, _IRLS):
         return self.solver.weighted(K, "right", 0.0)
 
 
+@scale_free("complete")
 def irls_complete(
     X,
     *,
@@ -171,6 +173,7 @@ def irls_complete(
     return _run(method, params, callback, progress, checkpoint, resume, t0)
 
 
+@scale_free("sense")
 def irls_sense(
     problem,
     *,

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
+from .._scaling import scale_free
 from .._validation import check_callback, check_option, check_real_array, check_scalar
 from ..iteration import Method, Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
@@ -88,6 +89,7 @@ def _inverse_weights(beta, p, eps):
     return q / top if top > 0 and np.isfinite(top) else q
 
 
+@scale_free("regress")
 def irls_regress(
     X,
     y=None,

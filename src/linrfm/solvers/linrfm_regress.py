@@ -18,6 +18,7 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
+from .._scaling import scale_free
 from .._validation import check_bool, check_callback, check_option, check_real_array, check_scalar
 from ..iteration import Method, Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
@@ -182,6 +183,7 @@ def lin_rfm_regress_step(beta, X, y, *, alpha=0.5, lam=0.0, eps=0.0, form="auto"
     return _step(design, _weights(beta, float(alpha), float(eps)), 0.0, form, lam_abs=lam)[0]
 
 
+@scale_free("regress")
 def lin_rfm_regress(
     X,
     y=None,

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from .._scaling import scale_free
 from .._validation import check_callback
 from ..results import DenseResult
 from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
@@ -73,6 +74,7 @@ class _FistaSVT(PathMethod):
         )
 
 
+@scale_free("sense", {"lam": 1})
 def soft_impute_sense(
     problem,
     *,

@@ -26,6 +26,7 @@ import time
 import numpy as np
 import scipy.linalg
 
+from .._scaling import scale_free
 from .._validation import check_option, check_scalar
 from ..iteration import Method, Schedule, Stop, iterate
 from ..problems import MatrixSensing
@@ -218,6 +219,7 @@ def _kernel(X, side, alpha, lam_rel):
     return K, absolute_ridge(lam_rel, np.trace(K) / K.shape[0])
 
 
+@scale_free("sense")
 def lin_rfm_sense(
     problem,
     *,

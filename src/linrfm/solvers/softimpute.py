@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._scaling import data_scale, scale_free
 from .._validation import check_bool, check_callback, check_option, check_scalar
 from ..problems import as_completion_problem
 from ..results import FactorResult
@@ -29,10 +30,13 @@ __all__ = ["soft_impute_complete", "lambda_max"]
 def lambda_max(X, shape=None) -> float:
     """The smallest ``lam`` for which the SoftImpute solution is zero: ``||P_O(X)||_2``."""
     prob = as_completion_problem(X, shape)
-    S = prob.to_sparse()
+    if not np.any(prob.values):
+        return 0.0
+    s = data_scale(prob.values)  # computed on unit-size data: no overflow or underflow
+    S = prob.to_sparse() * (1.0 / s)
     if min(S.shape) <= 2:
-        return float(np.linalg.norm(S.toarray(), 2))
-    return float(spla.svds(S, k=1, return_singular_vectors=False, random_state=0)[0])
+        return s * float(np.linalg.norm(S.toarray(), 2))
+    return s * float(spla.svds(S, k=1, return_singular_vectors=False, random_state=0)[0])
 
 
 def _observed_of_factors(U, V, rows, cols, max_elements=2**22):
@@ -190,6 +194,7 @@ class _SoftImpute(PathMethod):
         )
 
 
+@scale_free("complete", {"lam": 1, "objective": 2})
 def soft_impute_complete(
     X,
     *,

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..._scaling import scale_free
 from ..._validation import check_option, check_random_state, check_scalar
 from ...backend import NUMPY, blas_threads, get_backend, to_numpy_input
 from ...iteration import iterate
@@ -182,6 +183,7 @@ def _thread_limit(n_threads, ops):
         ops.set_threads(old)
 
 
+@scale_free("complete")
 def lin_rfm_complete(
     X,
     *,
