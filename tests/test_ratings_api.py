@@ -1,6 +1,8 @@
 """RatingsCompleter with pandas and scikit-learn conventions: DataFrames and tuples in,
 pairs and single pairs out, batched top-k, score for GridSearchCV, clear bad-input errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, KFold
@@ -137,3 +139,16 @@ def test_bad_tables_name_the_argument():
         m.score(df[["user", "item"]].iloc[:2], ["x", 3])
     with pytest.raises(TypeError, match="expected a DataFrame of pairs, or row ids with col_ids"):
         m.predict(["u1"])
+
+
+@pytest.mark.parametrize("method", ["linrfm", "softimpute"])
+@pytest.mark.parametrize("c", [4.0, 1.0, 0.0])
+def test_a_constant_table_predicts_the_constant(method, c):
+    # implicit-feedback style data (every rating the same): biases take it all, the
+    # residual is zero, and the completion of zero is zero — no crash, no drift
+    df = pd.DataFrame({"user": list("aabbcc"), "item": [1, 2, 1, 2, 1, 2], "rating": [c] * 6})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RatingsCompleter(method=method).fit(df)
+    assert model.predict("a", 2) == c
+    np.testing.assert_array_equal(model.predict(["b", "c"], [1, 2]), [c, c])

@@ -319,7 +319,8 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
             return soft_impute_complete(
                 prob,
                 n_lams=n_lams,
-                lam_ratio=min(1.0, lam_end / lam_max),
+                # all-zero residuals (lam_max = 0): the trivial answer, whatever the ratio
+                lam_ratio=min(1.0, lam_end / lam_max) if lam_max > 0 else 1.0,
                 tol=1e-3,
                 max_iter=100,
                 solver="lowrank",
@@ -334,7 +335,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         _, path = self._softimpute(fit_p, lmax, self.lam_ratio * lmax, self.n_lams)
         scores = [_rmse(p.predict(vr, vc), vy) for p in path]
         k = int(np.argmin(scores))
-        lam = float(path[k].params["lam"])
+        lam = float(path[k].params.get("lam", 0.0))  # a trivial answer (zero residuals) has none
         if bar is not None:
             bar.update(1)
         result, _ = self._softimpute(full_p, lambda_max(full_p), lam, k + 1)
