@@ -109,7 +109,7 @@ class LinRFMCompleter(_MatrixEstimator):
     Parameters
     ----------
     alpha, variant, lam, lam_rule, lam_min, replace, tol, max_iter, val_fraction, patience,
-    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum
+    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum, polish
         Those of :func:`linrfm.lin_rfm_complete`, with its defaults. ``device=None``
         follows the input (NumPy, or a torch tensor's device).
 
@@ -156,6 +156,7 @@ class LinRFMCompleter(_MatrixEstimator):
         n_threads=None,
         device=None,
         momentum="auto",
+        polish=True,
     ):
         self.alpha = alpha
         self.variant = variant
@@ -175,6 +176,7 @@ class LinRFMCompleter(_MatrixEstimator):
         self.n_threads = n_threads
         self.device = device
         self.momentum = momentum
+        self.polish = polish
 
 
 class LinRFMSensor(_MatrixEstimator):

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..._validation import check_option, check_random_state, check_scalar
+from ..._validation import check_bool, check_option, check_random_state, check_scalar
 from ...backend import NUMPY, blas_threads, get_backend, to_numpy_input
 from ...iteration import iterate
 from ...problems import as_completion_problem
@@ -148,6 +148,7 @@ def lin_rfm_complete(
     momentum="auto",
     checkpoint=None,
     resume=None,
+    polish: bool = True,
 ) -> KernelResult:
     """Complete a partially observed matrix with lin-RFM.
 
@@ -274,6 +275,7 @@ def lin_rfm_complete(
     t0 = time.perf_counter()
     check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
     _check_options(lam_rule, variant, agop, val_fraction, patience, n_threads, memory_limit)
+    check_bool(polish, "polish")
     X, tensor = to_numpy_input(X)
     ops = get_backend(device, like=tensor)
     if dtype is None and tensor is not None and str(tensor.dtype) == "torch.float32":
@@ -304,6 +306,7 @@ def lin_rfm_complete(
         alpha=alpha,
         dtype=dtype,
         momentum=momentum,
+        polish=polish,
     )
     with _thread_limit(n_threads, ops):
         method.set_workers(blas_threads() if ops.threaded_solves else 1)
@@ -331,6 +334,7 @@ def lin_rfm_complete(
         "memory_estimate": plan["bytes"],
         "device": None if ops is NUMPY else str(ops.device),
         "momentum": momentum,
+        "polish": polish,
     }
     return method.result(
         run.n_iter,
