@@ -251,6 +251,19 @@ def lin_rfm_complete(
     resume : linrfm.iteration.Checkpoint, optional
         Continue a fit from one of its checkpoints (same data and parameters): the result
         equals the uninterrupted fit's. ``max_iter`` counts from the fit's start.
+    polish : bool, default=True
+        When the iteration stops (exact mode, ``replace=True``, dense iterate, not
+        'holdout'), fit the observations by unregularized alternating least squares on a
+        rank ``r`` read from the iterate's spectrum (its largest gap, then the next ranks),
+        started from the iterate's top singular vectors, and return that completion when
+        ``r`` is identifiable (``r (n + d - r) < m`` observations) and it reproduces the
+        observations to a relative residual of 1e-9 (:mod:`linrfm.solvers.linrfm.polish`);
+        otherwise the lin-RFM iterate is returned unchanged. Nothing unobserved is used.
+        Measured (issue 16): on 200 x 200, rank 3, condition number 1e4, 3x the degrees of
+        freedom, the stopped iterate has ``||E||_F / sigma_3 ~ 1.1`` (its smallest
+        direction missing at a relative error of 1e-4) and the polished one ~2e-9; on the
+        canonical 500 x 500, rank 5, 10,000 entries, relative error 3e-6 becomes ~4e-13.
+        ``params['polished']`` records the rank, sweeps, residual and ranks tried.
 
     Returns
     -------
