@@ -35,7 +35,7 @@ _STALL = 0.5
 # Anderson mixing depth of the polish's sweeps
 _DEPTH = 5
 # sweeps end once the observations are reproduced to this relative residual
-_TARGET = 1e-13
+_TARGET = 1e-12
 _RIDGE = 1e-14
 
 
@@ -146,12 +146,18 @@ def factors_as_kernel(prob, P: np.ndarray, Q: np.ndarray):
     n, d = prob.shape
     W, R = np.linalg.qr(Q)
     C = P @ R.T  # P Q^T = C W^T
-    coef = np.empty(prob.n_obs)
-    indptr = prob.indptr
-    for i in range(n):
-        lo, hi = indptr[i], indptr[i + 1]
-        if hi > lo:
-            M = W[prob.cols[lo:hi]]
-            coef[lo:hi] = np.linalg.lstsq(M.T, C[i], rcond=None)[0]
-    A = sp.csr_matrix((coef, prob.cols, indptr), shape=(n, d))
+    Wo = W[prob.cols]  # (m, r): each observation's row of W
+    r = W.shape[1]
+    counts = np.diff(prob.indptr)
+    S = np.zeros((n, r, r))
+    np.add.at(S, prob.rows, Wo[:, :, None] * Wo[:, None, :])
+    # a_i = W[O_i] z_i with W[O_i]^T W[O_i] z_i = c_i (a row with fewer than r
+    # observations takes the least-squares z_i)
+    full = counts >= r
+    z = np.zeros((n, r))
+    z[full] = np.linalg.solve(S[full], C[full][..., None])[..., 0]
+    if not full.all():
+        z[~full] = (np.linalg.pinv(S[~full], hermitian=True) @ C[~full][..., None])[..., 0]
+    coef = np.einsum("ij,ij->i", Wo, z[prob.rows])
+    A = sp.csr_matrix((coef, prob.cols, prob.indptr), shape=(n, d))
     return A, W @ W.T
