@@ -309,6 +309,7 @@ def test_lin_rfm_complete_follows_the_ridge_rule_and_window():
         tol=tol,
         max_iter=400,
         momentum=0.0,
+        polish=False,  # the iteration itself, not its final polish
     )
     assert res.params["kernel_side"] == "row"
     prob = P.problem

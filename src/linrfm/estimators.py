@@ -117,7 +117,8 @@ class LinRFMCompleter(_MatrixEstimator):
     Parameters
     ----------
     alpha, variant, lam, lam_rule, lam_min, replace, tol, max_iter, val_fraction, patience,
-    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum, client
+    memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum, client,
+    polish
         Those of :func:`linrfm.lin_rfm_complete`, with its defaults. ``device=None``
         follows the input (NumPy, or a torch tensor's device); a ``client``
         (``dask.distributed.Client``) runs the fit on its workers.
@@ -166,6 +167,7 @@ class LinRFMCompleter(_MatrixEstimator):
         device=None,
         momentum="auto",
         client=None,
+        polish=True,
     ):
         _store(self, locals())
 

@@ -192,6 +192,7 @@ def make_completion(
     *,
     noise: float = 0.0,
     min_per_line: int = 0,
+    kappa: float | None = None,
     random_state=None,
 ) -> PlantedCompletion:
     """Planted low-rank completion problem in the setting of Radhakrishnan et al.
@@ -213,6 +214,11 @@ def make_completion(
     min_per_line : int, default=0
         Every row and column receives at least this many observations (a rank-r row with
         fewer than r observations cannot be recovered by any method).
+    kappa : float >= 1, optional
+        Condition number of the truth: ``Y = U_o diag(s) V_o^T`` with orthonormal ``U_o``,
+        ``V_o`` (QR of Gaussians) and singular values ``s`` geometric from 1 to ``1 / kappa``
+        (the ill-conditioned setting of Kuemmerle & Verdun, 2021), then rescaled to mean
+        squared entry 1. None keeps the Gaussian factors.
     random_state : None, int or numpy.random.Generator
 
     Returns
@@ -220,11 +226,17 @@ def make_completion(
     PlantedCompletion
     """
     n, d, rank = _check_low_rank_shape(n, d, rank)
+    if kappa is not None:
+        kappa = check_scalar(kappa, "kappa", low=1)
     n_obs = check_scalar(n_obs, "n_obs", kind=numbers.Integral, low=1, high=n * d)
     noise = check_scalar(noise, "noise", low=0)
     min_per_line = check_scalar(min_per_line, "min_per_line", kind=numbers.Integral, low=0)
     rng = check_random_state(random_state)
-    U, V = _unit_rms_factors(rng.standard_normal((n, rank)), rng.standard_normal((d, rank)))
+    U, V = rng.standard_normal((n, rank)), rng.standard_normal((d, rank))
+    if kappa is not None:
+        root = np.sqrt(np.geomspace(1.0, 1.0 / kappa, rank))
+        U, V = np.linalg.qr(U)[0] * root, np.linalg.qr(V)[0] * root
+    U, V = _unit_rms_factors(U, V)
     rows, cols = sample_entries(n, d, n_obs, min_per_line, rng)
     planted = PlantedCompletion(None, U, V, noise)  # type: ignore[arg-type]
     values = planted.truth(rows, cols)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..._scaling import scale_free
-from ..._validation import check_option, check_random_state, check_scalar
+from ..._validation import check_bool, check_option, check_random_state, check_scalar
 from ...backend import NUMPY, blas_threads, get_backend, to_numpy_input
 from ...iteration import iterate
 from ...problems import as_completion_problem
@@ -211,6 +211,7 @@ def lin_rfm_complete(
     checkpoint=None,
     resume=None,
     client=None,
+    polish: bool = True,
 ) -> KernelResult:
     """Complete a partially observed matrix with lin-RFM.
 
@@ -322,6 +323,19 @@ def lin_rfm_complete(
         ``value`` columns (e.g. ``dask.dataframe.read_parquet``; other names with
         ``linrfm.distributed.Triples``), which never passes through the client.
         ``n_threads`` is then the BLAS threads of each worker task (default 1).
+    polish : bool, default=True
+        When the iteration stops (exact mode, ``replace=True``, dense iterate, not
+        'holdout'), fit the observations by unregularized alternating least squares on a
+        rank ``r`` read from the iterate's spectrum (its largest gap, then the next ranks),
+        started from the iterate's top singular vectors, and return that completion when
+        ``r`` is identifiable (``r (n + d - r) < m`` observations) and it reproduces the
+        observations to a relative residual of 1e-9 (:mod:`linrfm.solvers.linrfm.polish`);
+        otherwise the lin-RFM iterate is returned unchanged. Nothing unobserved is used.
+        Measured (issue 16): on 200 x 200, rank 3, condition number 1e4, 3x the degrees of
+        freedom, the stopped iterate has ``||E||_F / sigma_3 ~ 1.1`` (its smallest
+        direction missing at a relative error of 1e-4) and the polished one ~2e-9; on the
+        canonical 500 x 500, rank 5, 10,000 entries, relative error 3e-6 becomes ~4e-13.
+        ``params['polished']`` records the rank, sweeps, residual and ranks tried.
 
     Returns
     -------
@@ -346,6 +360,7 @@ def lin_rfm_complete(
     t0 = time.perf_counter()
     check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
     _check_options(lam_rule, variant, agop, val_fraction, patience, n_threads, memory_limit)
+    check_bool(polish, "polish")
     if client is not None:
         return _on_cluster(
             X, client, variant=variant, agop=agop, lam_rule=lam_rule, momentum=momentum,
@@ -383,6 +398,7 @@ def lin_rfm_complete(
         alpha=alpha,
         dtype=dtype,
         momentum=momentum,
+        polish=polish,
     )
     with _thread_limit(n_threads, ops):
         method.set_workers(blas_threads() if ops.threaded_solves else 1)
@@ -398,5 +414,5 @@ def lin_rfm_complete(
     return _finish(
         method, run, t0, plan, alpha=alpha, lam=lam, lam_rule=lam_rule, replace=replace,
         tol=tol, max_iter=max_iter, dtype=dtype, momentum=momentum,
-        device=None if ops is NUMPY else str(ops.device),
+        device=None if ops is NUMPY else str(ops.device), polish=polish,
     )  # fmt: skip

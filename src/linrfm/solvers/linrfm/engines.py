@@ -76,6 +76,9 @@ class DenseLinRFM(LinRFM):
         ops = self.ops
         return ops.to_numpy(self.B[ops.index(rows), ops.index(cols)])
 
+    def dense_iterate(self):
+        return np.asarray(self.ops.to_numpy(self.B), dtype=np.float64)
+
 
 class SparseLinRFM(LinRFM):
     """One-sided lin-RFM with no dense iterate (DESIGN.md, "Cost and scale").

@@ -12,6 +12,7 @@ import numpy as np
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
 from .._params import WINDOW
+from .polish import factors_as_kernel, polish
 
 __all__ = ["LinRFM", "ridge_schedule", "transposed"]
 
@@ -64,10 +65,17 @@ class LinRFM(Method):
     name = "lin-RFM"
     # what every engine carries: the ridge and the signal it will follow next, the
     # holdout's best error and staleness, and the last half-step (for the result)
-    state = ("ridge", "best_val", "stale", "side", "A", "K", "lam_abs")
+    state = ("ridge", "best_val", "stale", "side", "A", "K", "lam_abs", "polished")
 
-    def __init__(self, prob, *, ridge, tol, replace, ops, transpose=False, val=None, patience=10):
+    def __init__(
+        self, prob, *, ridge, tol, replace, ops, transpose=False, val=None, patience=10,
+        polish=False,
+    ):  # fmt: skip
         self.shape = prob.shape
+        self.prob = prob
+        # polish (exact mode only): at the stop, ALS on a rank read from the iterate
+        self.polish = polish and replace and val is None
+        self.polished = None
         self.replace = replace
         self.ops = ops
         self.transpose = transpose
@@ -109,7 +117,28 @@ class LinRFM(Method):
         return record
 
     def converged(self, history):
-        return self.stop(history) or (self.val is not None and self.stale >= self.patience)
+        done = self.stop(history) or (self.val is not None and self.stale >= self.patience)
+        if done and self.polish:
+            self.polished = self.polish_now()
+        return done
+
+    def dense_iterate(self):
+        """The completion as a dense array of ``prob``'s orientation (None: not held)."""
+        return None
+
+    def polish_now(self):
+        """``(coef, kernel, info)`` of the polished completion (:mod:`.polish`), with
+        ``coef`` None when no identifiable rank reproduces the observations."""
+        B = self.dense_iterate()
+        if B is None:
+            return None
+        P, Q, info = polish(self.prob, B)
+        if P is None:
+            return (None, None, info)
+        A, K = factors_as_kernel(self.prob, P, Q)
+        # in the iterate's working precision (float32 stays float32)
+        dtype = self.ops.to_numpy(self.K).dtype
+        return (A.astype(dtype), K.astype(dtype), info)
 
     def lam_final(self) -> float:
         """The relative ridge the next iteration would take (a warm start's ``lam``)."""
@@ -117,6 +146,14 @@ class LinRFM(Method):
 
     def kernel_result(self, **kw) -> KernelResult:
         """The current iterate as a :class:`KernelResult` of ``prob``'s orientation."""
+        if self.polished is not None:
+            A, K, info = self.polished
+            kw["params"] = {**kw.get("params", {}), "polished": info}
+            if A is not None:
+                return KernelResult(
+                    shape=self.shape, method="lin-rfm", side="row", coef=A, kernel=K,
+                    lam=0.0, replace=self.replace, **kw,
+                )  # fmt: skip
         return KernelResult(
             shape=self.shape,
             method="lin-rfm",
