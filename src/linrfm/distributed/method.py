@@ -97,10 +97,18 @@ class DistributedLinRFM(LinRFM):
             return self.client.scatter(
                 (K, lam), broadcast=True, hash=False, timeout=self.worker_timeout
             )
+        except (TimeoutError, ValueError):
+            # a broadcast to no worker times out, or, when the last worker leaves during
+            # it, the scheduler refuses to "replicate to zero workers" (a ValueError)
+            if self.client.nthreads():
+                raise
+        try:  # wait for a worker, then try once more
+            self.client.wait_for_workers(1, timeout=self.worker_timeout)
         except TimeoutError:
-            if not self.client.nthreads():
-                raise self._lost() from None
-            raise
+            raise self._lost() from None
+        return self.client.scatter(
+            (K, lam), broadcast=True, hash=False, timeout=self.worker_timeout
+        )
 
     def _solve(self, kernel):
         submit = self.client.submit
