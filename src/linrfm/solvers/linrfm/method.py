@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...identifiability import certify_recovery, completion_residual, gram_singular_values
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
 from .._params import WINDOW
@@ -67,7 +68,7 @@ class LinRFM(Method):
     state = ("ridge", "best_val", "stale", "side", "A", "K", "lam_abs")
 
     def __init__(self, prob, *, ridge, tol, replace, ops, transpose=False, val=None, patience=10):
-        self.shape = prob.shape
+        self.shape, self.obs = prob.shape, prob
         self.replace = replace
         self.ops = ops
         self.transpose = transpose
@@ -110,6 +111,24 @@ class LinRFM(Method):
 
     def converged(self, history):
         return self.stop(history) or (self.val is not None and self.stale >= self.patience)
+
+    def certify(self, history):
+        """Identifiability (:func:`~linrfm.identifiability.certify_recovery`) of a recovery
+        (``replace=True``; the noisy mode reproduces no observation by design)."""
+        if not self.replace:
+            return None
+        G = getattr(self, "G", None)  # the coefficient engine's AGOP, of B^T B / n
+        B = None if G is not None else self.B
+        if B is not None:
+            G = B.T @ B if B.shape[1] <= B.shape[0] else B @ B.T
+        G = self.ops.to_numpy(G) * (self.shape[0] if B is None else 1)
+        fitted = self.values_at(self.obs.rows, self.obs.cols)
+        return certify_recovery(
+            lambda k: gram_singular_values(G, k),
+            self.shape,
+            self.obs.n_obs,
+            completion_residual(fitted, self.obs.values),
+        )
 
     def lam_final(self) -> float:
         """The relative ridge the next iteration would take (a warm start's ``lam``)."""
