@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...identifiability import certify_recovery, completion_residual, gram_singular_values
+from ...identifiability import (
+    certify_recovery,
+    completion_residual,
+    gram_singular_values,
+    top_singular_values,
+)
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
 from .._params import WINDOW
@@ -117,14 +122,16 @@ class LinRFM(Method):
         (``replace=True``; the noisy mode reproduces no observation by design)."""
         if not self.replace:
             return None
-        G = getattr(self, "G", None)  # the coefficient engine's AGOP, of B^T B / n
-        B = None if G is not None else self.B
-        if B is not None:
-            G = B.T @ B if B.shape[1] <= B.shape[0] else B @ B.T
-        G = self.ops.to_numpy(G) * (self.shape[0] if B is None else 1)
+        G = getattr(self, "G", None)  # the coefficient engine's AGOP, B^T B / n
+        if G is None:
+            B = self.ops.to_numpy(self.B)
+            spectrum = lambda k: top_singular_values(B, k)  # noqa: E731
+        else:
+            G = self.ops.to_numpy(G) * self.shape[0]
+            spectrum = lambda k: gram_singular_values(G, k)  # noqa: E731
         fitted = self.values_at(self.obs.rows, self.obs.cols)
         return certify_recovery(
-            lambda k: gram_singular_values(G, k),
+            spectrum,
             self.shape,
             self.obs.n_obs,
             completion_residual(fitted, self.obs.values),
