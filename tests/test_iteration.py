@@ -130,3 +130,38 @@ def test_schedule_floor_and_bad_rule():
     assert s.update(0.0) == 5e-3
     with pytest.raises(ValueError, match="rule must be one of"):
         Schedule(1.0, "sometimes")
+
+
+class Still(Method):
+    """Stationary from the third iteration; ``refuse`` is what certify answers."""
+
+    name = "still"
+
+    def __init__(self, refuse=None):
+        self.refuse = refuse
+
+    def step(self, it):
+        return {"rel_change": 1.0 / it**8}
+
+    def converged(self, history):
+        return len(history["rel_change"]) >= 3
+
+    def certify(self, history):
+        return self.refuse
+
+    def result(self, n_iter):
+        return None
+
+
+def test_a_refused_certificate_ends_the_run_unconverged_with_the_figures():
+    with pytest.warns(ConvergenceWarning, match="not determined by the data: rank 9 > 6"):
+        run = iterate(Still("rank 9 > 6"), max_iter=100)
+    assert not run.converged and run.refused == "rank 9 > 6"
+    assert run.n_iter == 3  # ended at the stop, not at max_iter
+
+
+def test_a_certified_stop_converges_silently():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = iterate(Still(), max_iter=100)
+    assert run.converged and run.refused is None

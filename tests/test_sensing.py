@@ -51,6 +51,7 @@ def test_entry_sampling_one_step_other_alphas(alpha, replace):
         got = lin_rfm_sense(
             _as_sensing(P.problem),
             alpha=alpha,
+            variant="one-sided",
             lam=0.05,
             replace=replace,
             init=B,

@@ -201,6 +201,13 @@ class Method:
         """The current iterate as a result object (light: references, not copies)."""
         raise NotImplementedError
 
+    def certify(self, history: dict) -> str | None:
+        """Called once the stop fires: None when the stationary iterate is an answer the
+        data determine, else the figures that say why not (then :func:`iterate` ends the
+        run unconverged, with a ``ConvergenceWarning`` giving them). The matrix methods
+        apply :func:`linrfm.identifiability.certify_recovery`; the default certifies."""
+        return None
+
     def warning(self, history: dict, max_iter: int) -> str:
         """The text of the ``ConvergenceWarning`` when ``max_iter`` is reached."""
         why = self.stop.describe(history) if self.stop is not None else "no stop was met"
@@ -246,6 +253,8 @@ class Run:
     history: dict = field(default_factory=dict)
     elapsed: float = 0.0
     stopped_by_callback: bool = False
+    #: why a stationary iterate was not certified (:meth:`Method.certify`), else None
+    refused: str | None = None
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -298,7 +307,9 @@ def iterate(
     resume : Checkpoint, optional
         Continue from a checkpoint of the same method on the same data.
     warn : bool
-        Issue a ``ConvergenceWarning`` when ``max_iter`` is reached unconverged.
+        Issue a ``ConvergenceWarning`` when ``max_iter`` is reached unconverged, or when
+        the stop fires on an iterate that :meth:`Method.certify` refuses (the run then
+        ends, not converged: a stationary iterate stays where it is).
 
     Raises
     ------
@@ -318,9 +329,10 @@ def iterate(
         start = resume.n_iter
     bar = _progress_bar(progress, max_iter, method.name, start)
     converged = stopped = False
+    refused = None
     it = start
     try:
-        while it < max_iter and not (converged or stopped):
+        while it < max_iter and not (converged or stopped or refused):
             it += 1
             record = method.step(it)
             bad = [
@@ -336,6 +348,9 @@ def iterate(
             for k, v in record.items():
                 history.setdefault(k, []).append(float(v))
             converged = bool(method.converged(history))
+            if converged:
+                refused = method.certify(history)
+                converged = refused is None
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.2e}" for k, v in record.items()}, refresh=False)
@@ -343,14 +358,20 @@ def iterate(
                 info = {"iteration": it, **record, "result": method.result(it)}
                 stopped = bool(callback(it, info)) and not converged
             if checkpoint is not None and (
-                it % checkpoint_every == 0 or converged or stopped or it == max_iter
+                it % checkpoint_every == 0 or converged or stopped or refused or it == max_iter
             ):
                 checkpoint(Checkpoint(it, method.state_dict(), copy.deepcopy(history), method.name))
     finally:
         if bar is not None:
             bar.close()
-    if warn and not converged and not stopped and it >= max_iter:
+    if warn and refused:
+        text = (
+            f"{method.name} is stationary at iteration {it} by its own test, but the answer "
+            f"is not determined by the data: {refused}. Not reported as converged."
+        )
+        warnings.warn(text, ConvergenceWarning, stacklevel=user_stacklevel())
+    elif warn and not converged and not stopped and it >= max_iter:
         warnings.warn(
             method.warning(history, max_iter), ConvergenceWarning, stacklevel=user_stacklevel()
         )
-    return Run(it, converged, history, time.perf_counter() - t0, stopped)
+    return Run(it, converged, history, time.perf_counter() - t0, stopped, refused)

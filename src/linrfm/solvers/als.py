@@ -36,6 +36,7 @@ import numpy as np
 
 from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
+from ..identifiability import certify_recovery, factor_singular_values
 from ..iteration import Method, Stop, iterate
 from ..problems import MatrixCompletion, as_completion_problem
 from ..results import FactorResult
@@ -205,6 +206,13 @@ class ALS(Method):
             "rel_change": factor_change(U0, V0, self.U, self.V),
             "rel_residual": res / self.norm_obs if self.norm_obs > 0 else res,
         }
+
+    def certify(self, history: dict):
+        """The rank count of :func:`~linrfm.identifiability.certify_recovery`; the
+        residual only without a ridge (``lam > 0`` fits the observations only roughly)."""
+        residual = history["rel_residual"][-1] if self.lam_abs == 0 else 0.0
+        s = factor_singular_values(self.U, self.V)
+        return certify_recovery(s, self.prob.shape, self.prob.n_obs, residual)
 
     def result(self, n_iter: int) -> FactorResult:
         return FactorResult(

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
+from ..identifiability import certify_recovery, factor_singular_values
 from ..iteration import Method, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
@@ -193,6 +194,7 @@ class _FactorizedGD(FactorGD):
             armijo=Armijo(_ARMIJO, step * _MIN_STEP_RATIO),
         )
         self.shape, self.scaled, self.damping, self.tol = meas.shape, scaled, damping, tol
+        self.meas = meas
         self.ynorm = np.linalg.norm(meas.y) / self.s
 
     def measures(self, r):
@@ -226,6 +228,17 @@ class _FactorizedGD(FactorGD):
             U_new
         ) * np.linalg.norm(eta * dirV)
         return bool(old > 0 and bound < 1e-2 * self.tol * old)
+
+    def certify(self, history):
+        U, V = self.params
+        symmetric = bool(getattr(getattr(self.meas, "op", None), "symmetric", False))
+        return certify_recovery(
+            factor_singular_values(U, V),
+            self.shape,
+            self.meas.m,
+            history["rel_residual"][-1],
+            symmetric=symmetric,
+        )
 
     def warning(self, history, max_iter):
         return (

@@ -18,12 +18,19 @@ import numpy as np
 
 from .._scaling import scale_free
 from .._validation import check_callback, check_scalar
+from ..identifiability import certify_dense_completion
 from ..iteration import Method, Schedule, Stop, iterate
 from ..problems import as_completion_problem
 from ..results import DenseResult
 from ._params import absolute_ridge, finished
 from ._rowsolve import LineSolver
-from .sensing import WarmStarts, _initial_iterate, _SenseSolver, check_sensing_problem
+from .sensing import (
+    WarmStarts,
+    _initial_iterate,
+    _SenseSolver,
+    check_sensing_problem,
+    sensing_certificate,
+)
 
 __all__ = ["irls_complete", "irls_sense", "irls_weight_inverse"]
 
@@ -82,6 +89,12 @@ class _IRLS(Method):
         self.schedule.defer(gamma_rel / self.eta)
         return {"rel_change": change, "gamma": gamma_rel}
 
+    #: the completion problem, for :meth:`certify` (set by irls_complete)
+    prob = None
+
+    def certify(self, history):
+        return None if self.prob is None else certify_dense_completion(self.X, self.prob)
+
     def result(self, n_iter):
         return DenseResult(
             shape=self.X.shape, n_iter=n_iter, method=self.method, params=self.params, X=self.X
@@ -99,6 +112,10 @@ class _IRLSSense(WarmStarts, _IRLS):
 
     def _update(self, K):
         return self.solver.weighted(K, "right", 0.0)
+
+    def certify(self, history):
+        symmetric = bool(getattr(self.solver.op, "symmetric", False))
+        return sensing_certificate(self.X, self.solver, symmetric)
 
 
 @scale_free("complete")
@@ -170,6 +187,7 @@ def irls_complete(
         return Xn
 
     method = _IRLS(X0, step, params, "irls", "IRLS")
+    method.prob = prob
     return _run(method, params, callback, progress, checkpoint, resume, t0)
 
 

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...identifiability import (
+    certify_recovery,
+    completion_residual,
+    gram_singular_values,
+    top_singular_values,
+)
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
 from .._params import WINDOW
@@ -139,6 +145,30 @@ class LinRFM(Method):
         # in the iterate's working precision (float32 stays float32)
         dtype = self.ops.to_numpy(self.K).dtype
         return (A.astype(dtype), K.astype(dtype), info)
+
+    def certify(self, history):
+        """Identifiability (:func:`~linrfm.identifiability.certify_recovery`) of a recovery
+        (``replace=True``; the noisy mode reproduces no observation by design)."""
+        if not self.replace:
+            return None
+        if self.polished is not None and self.polished[0] is not None:
+            # the polish is certified by construction: an identifiable rank that
+            # reproduces the observations to 1e-9 (:mod:`.polish`)
+            return None
+        G = getattr(self, "G", None)  # the coefficient engine's AGOP, B^T B / n
+        if G is None:
+            B = self.ops.to_numpy(self.B)
+            spectrum = lambda k: top_singular_values(B, k)  # noqa: E731
+        else:
+            G = self.ops.to_numpy(G) * self.shape[0]
+            spectrum = lambda k: gram_singular_values(G, k)  # noqa: E731
+        fitted = self.values_at(self.prob.rows, self.prob.cols)
+        return certify_recovery(
+            spectrum,
+            self.shape,
+            self.prob.n_obs,
+            completion_residual(fitted, self.prob.values),
+        )
 
     def lam_final(self) -> float:
         """The relative ridge the next iteration would take (a warm start's ``lam``)."""
