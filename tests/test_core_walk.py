@@ -34,12 +34,7 @@ def _problem(kind):
 
 # a few iterations of each: enough to checkpoint in the middle
 BUDGET = {"flat_minimum": {"n_stages": 4}, "deep_mf": {"max_iter": 8}}
-CASES = [
-    (name, kind)
-    for name, spec in METHODS.items()
-    if spec.iterative
-    for kind in spec.problems
-]
+CASES = [(name, kind) for name, spec in METHODS.items() if spec.iterative for kind in spec.problems]
 
 
 def _fit(spec, problem, **kw):
