@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
@@ -277,6 +278,7 @@ def _check_ranks(ranks, limit):
 
 
 @scale_free("complete", {"lam_abs": 1})
+@fill_doc
 def als_complete(
     X,
     *,
@@ -330,20 +332,11 @@ def als_complete(
     init_scale : float > 0, default=1.0
         The start is ``V0 = init_scale * sqrt(||P_Omega X||_2 n / |Omega|) * N(0, 1)``:
         columns of the leading singular value's size at balanced factors.
-    callback : callable, optional
-        ``callback(iteration, info)`` after every iteration of the final fit, the last
-        included; ``info`` holds ``rel_change``, ``rel_residual``, ``iteration`` and
-        ``result`` (a :class:`FactorResult` of the current iterate). Returning True stops.
-    progress : bool, default=False
-        A tqdm progress bar (final fit).
+    %(callback)s
+    %(progress)s
     random_state : None, int or numpy.random.Generator
         Seeds the start and the held-out split.
-    checkpoint : callable, optional
-        ``checkpoint(Checkpoint)`` after every iteration of the final fit.
-    resume : linrfm.iteration.Checkpoint, optional
-        Continue a fit from one of its checkpoints (same data and parameters): the result
-        equals the uninterrupted fit's. With ``rank=None`` the checkpoint's rank is used
-        and no selection is run.
+    %(checkpoint)s
 
     Returns
     -------
@@ -353,10 +346,7 @@ def als_complete(
         ||P_Omega X||`` per iteration), ``params`` (``rank``, ``lam``, ``lam_abs``, and
         with a selection ``rank_scores``: held-out RMSE per candidate rank).
 
-    Warns
-    -----
-    sklearn.exceptions.ConvergenceWarning
-        When ``max_iter`` is reached before ``tol``.
+    %(warns)s
 
     Raises
     ------

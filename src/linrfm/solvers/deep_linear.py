@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
 from ..iteration import Method, Stop, iterate
@@ -148,6 +149,7 @@ class _DeepGD(Method):
 
 
 @scale_free("auto", {"loss": 2})
+@fill_doc
 def deep_mf(
     problem,
     *,
@@ -183,13 +185,8 @@ def deep_mf(
     max_iter : int, default=20000
     shape : tuple, optional
     random_state : None, int or numpy.random.Generator
-    callback : callable, optional
-        ``callback(iteration, info)`` after every iteration, the last included;
-        ``info['result']`` a FactorResult of the iterate; True stops. Keep it cheap.
-    checkpoint : callable, optional
-        ``checkpoint(Checkpoint)`` after every iteration (see :func:`linrfm.iteration.iterate`).
-    resume : Checkpoint, optional
-        Continue a fit of the same data and parameters from a checkpoint.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------

@@ -29,6 +29,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_option, check_scalar
 from ..iteration import Method, Stop
@@ -201,6 +202,7 @@ def _init_params(form, L, d, s):
 
 
 @scale_free("regress")
+@fill_doc
 def diagonal_net_regress(
     X,
     y=None,
@@ -234,14 +236,8 @@ def diagonal_net_regress(
         Converged when the relative training residual ``||X beta - y|| / ||y||`` falls
         below ``tol``.
     max_iter : int, default=20000
-    callback : callable, optional
-        ``callback(iteration, info)`` after every iteration, the last included; ``info``
-        holds the record (``loss``, ``rel_residual``, ``eta``) and ``'result'``, a
-        VectorResult of the iterate; returning True stops.
-    checkpoint : callable, optional
-        ``checkpoint(Checkpoint)`` after every iteration (see :func:`linrfm.iteration.iterate`).
-    resume : Checkpoint, optional
-        Continue a fit of the same data and parameters from a checkpoint.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------
@@ -249,15 +245,9 @@ def diagonal_net_regress(
         ``coef``, ``n_iter``, ``converged``, ``history`` (``loss`` and ``rel_residual``
         every iteration, ``eta``).
 
-    Warns
-    -----
-    sklearn.exceptions.ConvergenceWarning
-        When ``max_iter`` is reached first.
+    %(warns)s
 
-    Raises
-    ------
-    ModelFitError
-        When the parameters become non-finite.
+    %(raises)s
     """
     t0 = time.perf_counter()
     prob = as_regression_problem(X, y)

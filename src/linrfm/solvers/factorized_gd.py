@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
@@ -259,6 +260,7 @@ def _check_width(rank, shape):
 
 
 @scale_free("auto", {"loss": 2})
+@fill_doc
 def factorized_gd(
     problem,
     *,
@@ -311,9 +313,7 @@ def factorized_gd(
         For triple completion input.
     random_state : None, int or numpy.random.Generator
         Seed of the initialization.
-    callback : callable, optional
-        ``callback(iteration, info)`` after every iteration with the iteration's record and
-        ``info['result']`` a FactorResult of the iterate (valid during the call); True stops.
+    %(callback)s
     checkpoint, resume : optional
         Passed to :func:`~linrfm.iteration.iterate`: ``checkpoint(Checkpoint)`` after
         iterations; ``resume=`` a checkpoint of this fit on the same data continues it.

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_scalar
 from ..identifiability import certify_dense_completion
@@ -119,6 +120,7 @@ class _IRLSSense(WarmStarts, _IRLS):
 
 
 @scale_free("complete")
+@fill_doc
 def irls_complete(
     X,
     *,
@@ -156,7 +158,7 @@ def irls_complete(
     max_iter : int, default=1000
     shape : tuple of int, optional
         Required with triple input.
-    progress : bool, default=False
+    %(progress)s
     callback, checkpoint, resume : optional
         Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
         every iteration, ``info['result']`` the current iterate as a DenseResult; a fit
@@ -167,10 +169,7 @@ def irls_complete(
     DenseResult
         ``history`` holds ``rel_change`` and ``gamma`` per iteration.
 
-    Warns
-    -----
-    sklearn.exceptions.ConvergenceWarning
-        When ``max_iter`` is reached first.
+    %(warns)s
     """
     t0 = time.perf_counter()
     params = _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback)

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_option, check_real_array, check_scalar
 from ..iteration import Method, Run, Schedule, Stop, iterate
@@ -90,6 +91,7 @@ def _inverse_weights(beta, p, eps):
 
 
 @scale_free("regress")
+@fill_doc
 def irls_regress(
     X,
     y=None,
@@ -135,10 +137,7 @@ def irls_regress(
     VectorResult
         ``coef``, ``n_iter``, ``converged``, ``history`` (``rel_change``, ``eps``).
 
-    Warns
-    -----
-    sklearn.exceptions.ConvergenceWarning
-        When ``max_iter`` is reached first.
+    %(warns)s
     """
     t0 = time.perf_counter()
     prob = as_regression_problem(X, y)

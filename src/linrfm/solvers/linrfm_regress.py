@@ -18,6 +18,7 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_bool, check_callback, check_option, check_real_array, check_scalar
 from ..iteration import Method, Run, Schedule, Stop, iterate
@@ -184,6 +185,7 @@ def lin_rfm_regress_step(beta, X, y, *, alpha=0.5, lam=0.0, eps=0.0, form="auto"
 
 
 @scale_free("regress")
+@fill_doc
 def lin_rfm_regress(
     X,
     y=None,
@@ -254,15 +256,9 @@ def lin_rfm_regress(
         ``eps``, ``lam``, ``rel_residual`` per iteration; the change of the first
         iterate, from zero, is inf), ``elapsed``.
 
-    Warns
-    -----
-    sklearn.exceptions.ConvergenceWarning
-        When ``max_iter`` is reached first.
+    %(warns)s
 
-    Raises
-    ------
-    ModelFitError
-        When the iterate becomes non-finite.
+    %(raises)s
     """
     t0 = time.perf_counter()
     prob = as_regression_problem(X, y)

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback
 from ..results import DenseResult
@@ -75,6 +76,7 @@ class _FistaSVT(PathMethod):
 
 
 @scale_free("sense", {"lam": 1})
+@fill_doc
 def soft_impute_sense(
     problem,
     *,
@@ -102,14 +104,8 @@ def soft_impute_sense(
         At each ``lam``, stop when the relative change of the iterate falls below ``tol``.
     max_iter : int, default=2000
         Maximum iterations per ``lam``.
-    callback : callable, optional
-        ``callback(iteration, info)`` after every iteration (counted along the whole
-        path); ``info`` holds the record and ``'result'``, a DenseResult of the iterate.
-        Returning True ends the fit.
-    checkpoint : callable, optional
-        ``checkpoint(Checkpoint)`` after every iteration (see :func:`linrfm.iteration.iterate`).
-    resume : Checkpoint, optional
-        Continue a fit of the same data and parameters from a checkpoint.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------

@@ -26,6 +26,7 @@ import time
 import numpy as np
 import scipy.linalg
 
+from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_option, check_scalar
 from ..identifiability import certify_recovery, top_singular_values
@@ -242,6 +243,7 @@ def _kernel(X, side, alpha, lam_rel):
 
 
 @scale_free("sense")
+@fill_doc
 def lin_rfm_sense(
     problem,
     *,
@@ -313,8 +315,7 @@ def lin_rfm_sense(
         (Gaussian sensing, n = 40, rank 10, rho 2: 2-3x faster), 'cg' otherwise.
     init : ndarray of shape (n, d) or DenseResult, optional
         Starting iterate (default ``A*(y)``, the zero-filled observations for completion).
-    progress : bool, default=False
-        Show a tqdm progress bar.
+    %(progress)s
     callback, checkpoint, resume : optional
         Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
         every iteration, ``info['result']`` the current iterate as a DenseResult; a fit
@@ -326,18 +327,9 @@ def lin_rfm_sense(
         ``X`` the recovered matrix; ``history`` holds ``rel_change``, ``lam`` and ``cg_iter``
         (CG iterations spent in the iteration) per iteration.
 
-    Warns
-    -----
-    sklearn.exceptions.ConvergenceWarning
-        When ``max_iter`` is reached before ``tol``, or when the stop fires on an iterate
-        the measurements do not determine (with ``replace``: its detected rank has too
-        many degrees of freedom for ``m``, or it misses ``y``; see
-        :mod:`linrfm.identifiability`); ``converged`` is then False.
+    %(warns)s
 
-    Raises
-    ------
-    ModelFitError
-        When the iterate becomes non-finite.
+    %(raises)s
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)

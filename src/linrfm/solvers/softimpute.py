@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._docs import fill_doc
 from .._scaling import data_scale, scale_free
 from .._validation import check_bool, check_callback, check_option, check_scalar
 from ..problems import as_completion_problem
@@ -195,6 +196,7 @@ class _SoftImpute(PathMethod):
 
 
 @scale_free("complete", {"lam": 1, "objective": 2})
+@fill_doc
 def soft_impute_complete(
     X,
     *,
@@ -254,14 +256,8 @@ def soft_impute_complete(
         Also return the list of results at each ``lam`` of the path.
     random_state : int
         Seed of the iterative SVD's start vectors.
-    callback : callable, optional
-        ``callback(iteration, info)`` after every iteration (counted along the whole
-        path); ``info`` holds the record and ``'result'``, a FactorResult of the iterate.
-        Returning True ends the fit.
-    checkpoint : callable, optional
-        ``checkpoint(Checkpoint)`` after every iteration (see :func:`linrfm.iteration.iterate`).
-    resume : Checkpoint, optional
-        Continue a fit of the same data and parameters from a checkpoint.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..._docs import fill_doc
 from ..._scaling import scale_free
 from ..._validation import check_bool, check_option, check_random_state, check_scalar
 from ...backend import NUMPY, blas_threads, get_backend, to_numpy_input
@@ -184,6 +185,7 @@ def _thread_limit(n_threads, ops):
 
 
 @scale_free("complete")
+@fill_doc
 def lin_rfm_complete(
     X,
     *,
@@ -270,12 +272,8 @@ def lin_rfm_complete(
         fits; a ``MemoryError`` is raised before any work when none does.
     init : KernelResult, optional
         Warm start from a previous result on the same shape.
-    callback : callable, optional
-        ``callback(iteration, info)`` after every iteration (the last included) with a dict
-        of the monitored quantities and ``info['result']``, a :class:`KernelResult` of the
-        current iterate (valid during the call); returning True stops the iteration.
-    progress : bool, default=False
-        Show a tqdm progress bar.
+    %(callback)s
+    %(progress)s
     random_state : None, int or numpy.random.Generator
         Used by 'holdout' to choose the held-out observations.
     agop : {'auto', 'dense', 'sparse'}, default='auto'
@@ -308,12 +306,7 @@ def lin_rfm_complete(
         is 0.7 for the one-sided variant and 0 for the two-sided one, which converges fast
         without it and takes none. A warm start (``init``) begins without extrapolation:
         the result holds only the last completion.
-    checkpoint : callable, optional
-        ``checkpoint(c)`` with a :class:`linrfm.iteration.Checkpoint` ``c`` (the iteration
-        count, the iterate's state and the history) after every iteration and the last.
-    resume : linrfm.iteration.Checkpoint, optional
-        Continue a fit from one of its checkpoints (same data and parameters): the result
-        equals the uninterrupted fit's. ``max_iter`` counts from the fit's start.
+    %(checkpoint)s
     client : distributed.Client, optional
         Run on the workers of this Dask cluster (``pip install "linrfm[dask]"``;
         :mod:`linrfm.distributed`): the one-sided coefficient iteration ('auto' variant
@@ -347,15 +340,9 @@ def lin_rfm_complete(
         ``callback`` call), so everything downstream works unchanged; ``params['device']``
         records the torch device (None for NumPy).
 
-    Warns
-    -----
-    sklearn.exceptions.ConvergenceWarning
-        When ``max_iter`` is reached before ``tol``.
+    %(warns)s
 
-    Raises
-    ------
-    ModelFitError
-        When the iterate becomes non-finite.
+    %(raises)s
     """
     t0 = time.perf_counter()
     check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
