@@ -1,10 +1,5 @@
 import importlib
-import inspect
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,71 +66,6 @@ def test_generator_bad_arguments(kwargs, match):
 
 
 # ---------------------------------------------------------------- the package and its moves
-BASE_SRC = Path(os.environ.get("LINRFM_BASE_SRC", "/work/base/src"))
-
-
-def _draw(make_completion, sample_entries, make_sparse_regression, make_sensing, make_problem):
-    """Every generator's output for a few seeds, as ``{name: array}`` (run on old and new)."""
-    out = {}
-    for seed in (0, 1, 2):
-        p = make_completion(40, 30, 3, 300, noise=0.1, min_per_line=2, random_state=seed)
-        q = p.problem
-        for k, a in dict(rows=q.rows, cols=q.cols, values=q.values, U=p.U, V=p.V).items():
-            out[f"completion{seed}_{k}"] = a
-        rows, cols = sample_entries(50, 40, 500, min_per_line=3, random_state=seed)
-        out[f"entries{seed}"] = rows * 40 + cols
-        for kw in (dict(), dict(coef="sign", design="toeplitz", rho=0.5, noise=0.1)):
-            s = make_sparse_regression(30, 50, 4, random_state=seed, **kw)
-            key = f"sparse{seed}_{kw.get('design', 'gaussian')}"
-            out[key + "_X"], out[key + "_y"], out[key + "_coef"] = s.problem.X, s.problem.y, s.coef
-        for op in ("gaussian", "symmetric", "psd", "rank-one", "entries"):
-            t = make_sensing(6, 6, 2, 20, operator=op, noise=0.1, random_state=seed)
-            out[f"sensing{seed}_{op}_y"] = t.problem.y
-            out[f"sensing{seed}_{op}_A"] = t.problem.operator.to_matrix()
-            out[f"sensing{seed}_{op}_UV"] = t.U @ t.V.T
-        for kind in ("sensing", "completion", "bilinear", "robust", "quadratic"):
-            f = make_problem(kind, 7, 7, 2, 40, random_state=seed)
-            out[f"flat{seed}_{kind}_y"] = f.problem.y
-            out[f"flat{seed}_{kind}_A"] = f.problem.operator.to_matrix()
-            out[f"flat{seed}_{kind}_X"] = f.X
-            out[f"flat{seed}_{kind}_bad"] = f.corrupted
-    return out
-
-
-_OLD_API = """
-import sys, warnings
-import numpy as np
-import linrfm
-assert linrfm.__file__.startswith({base!r}), linrfm.__file__
-from linrfm.datasets import make_completion, sample_entries, make_sparse_regression
-from linrfm.sensing_data import make_sensing
-from linrfm.flat.problems import make_problem
-warnings.simplefilter("ignore")
-{source}
-np.savez(sys.argv[1], **_draw(make_completion, sample_entries, make_sparse_regression,
-                             make_sensing, make_problem))
-"""
-
-
-@pytest.mark.skipif(not (BASE_SRC / "linrfm").is_dir(), reason="no copy of the old code")
-def test_generators_are_bit_identical_to_the_old_code(tmp_path):
-    path = tmp_path / "old.npz"
-    code = _OLD_API.format(source=inspect.getsource(_draw), base=str(BASE_SRC))
-    env = dict(os.environ, PYTHONPATH=str(BASE_SRC))
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env, cwd=tmp_path)
-    old = np.load(path)
-    new = _draw(
-        datasets.make_completion,
-        datasets.sample_entries,
-        datasets.make_sparse_regression,
-        datasets.make_sensing,
-        datasets.make_flat_problem,
-    )
-    assert sorted(old.files) == sorted(new)
-    for key, value in new.items():
-        np.testing.assert_array_equal(value, old[key], err_msg=key, strict=True)
-
-
 def test_package_names_are_distinct_and_resolve():
     assert len(set(datasets.__all__)) == len(datasets.__all__)
     for name in datasets.__all__:
