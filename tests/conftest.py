@@ -54,3 +54,11 @@ def singular_blocks():
             np.testing.assert_allclose(K[np.ix_(o, o)] @ coef[m], y[m], atol=1e-10)
 
     return SimpleNamespace(v=v, K=K, lines=lines, idx=idx, y=y, check=check)
+
+
+def fuzz_examples(n: int) -> int:
+    """A hypothesis example budget: ``n`` in the default suite (fast, derandomized), times
+    ``LINRFM_FUZZ_SCALE`` for a long battery (docs/reliability.md)."""
+    import os
+
+    return int(n * float(os.environ.get("LINRFM_FUZZ_SCALE", "1")))

@@ -99,3 +99,13 @@ def test_demo_json(capsys):
     assert main([*argv, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 1 and rows[0]["alpha"] == 1.0 and rows[0]["rel_error"] < 1e-3
+
+
+@pytest.mark.parametrize("argv", [["demo", "--n=--"], ["experiment", "phase", "--ranks=--"]])
+def test_an_option_left_without_a_value_is_a_usage_error(argv, capsys):
+    # found by the long battery: argparse strips "--" and handed the command an empty list
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected a value" in err and "Traceback" not in err

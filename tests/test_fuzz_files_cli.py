@@ -17,13 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import fuzz_examples
+
 pd = pytest.importorskip("pandas")
 
 from linrfm.cli import build_parser, main  # noqa: E402
 from linrfm.io import read_ratings  # noqa: E402
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=fuzz_examples(150),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

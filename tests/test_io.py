@@ -200,3 +200,16 @@ def test_a_tab_separated_txt_read_as_one_column_hints_at_sep(tmp_path):
 def test_a_folder_is_not_a_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a file"):
         read_ratings(tmp_path, "user", "item", "stars")
+
+
+def test_a_bad_table_in_a_file_names_the_file(tmp_path):
+    # found by the long battery: a blank id or a header without rows was reported without
+    # the file's name
+    blank = tmp_path / "blank.csv"
+    blank.write_text("u,i,v\n1,,3\n")
+    with pytest.raises(ValueError, match="blank.csv.*missing id"):
+        read_ratings(blank, "u", "i", "v")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("u,i,v\n")
+    with pytest.raises(ValueError, match="empty.csv"):
+        read_ratings(empty, "u", "i", "v")

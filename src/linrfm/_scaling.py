@@ -194,6 +194,16 @@ class _Call:
             return trivial, [trivial]
         return trivial
 
+    @staticmethod
+    def _times(value, s, power):
+        """``value * s**power`` for a power-of-two ``s``, exact, and inf (never an
+        OverflowError) past float64's range: a loss of data at 2^600 is 2^1200, which no
+        float holds."""
+        exponent = int(np.frexp(s)[1]) - 1  # s = 2**exponent
+        with np.errstate(over="ignore", under="ignore"):
+            out = np.ldexp(np.asarray(value, dtype=np.float64), exponent * power)
+        return float(out) if out.ndim == 0 else out
+
     def wrap_callback(self):
         """The user's callback sees the iterate in the data's units."""
         user = self.bound.arguments.get("callback")
@@ -206,7 +216,7 @@ class _Call:
                 info["result"] = self.undo(info["result"])
             for name, power in self.units.items():
                 if isinstance(info.get(name), (int, float)):
-                    info[name] = info[name] * self.s**power
+                    info[name] = self._times(info[name], self.s, power)
             return user(it, info)
 
         self.bound.arguments["callback"] = callback
@@ -216,7 +226,7 @@ class _Call:
         args = self.bound.arguments
         for name, power in self.units.items():
             if args.get(name) is not None:
-                args[name] = args[name] / self.s**power
+                args[name] = self._times(args[name], self.s, -power)
         init = args.get("init")
         if init is not None and hasattr(init, "rescaled"):
             args["init"] = init.rescaled(1.0 / self.s)
@@ -237,11 +247,10 @@ class _Call:
             return result
         out = result.rescaled(self.s, self.t) if self.kind == "regress" else result.rescaled(self.s)
         for name, power in self.units.items():
-            f = self.s**power
             if isinstance(out.params.get(name), (int, float)):
-                out.params[name] = out.params[name] * f
+                out.params[name] = self._times(out.params[name], self.s, power)
             if name in out.history:
-                out.history[name] = [v * f for v in out.history[name]]
+                out.history[name] = [self._times(v, self.s, power) for v in out.history[name]]
         return out
 
 

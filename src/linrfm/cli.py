@@ -225,9 +225,21 @@ def _add_evaluate(sub) -> None:
     ev.set_defaults(func=_cmd_evaluate)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, refusing no value for an option that takes one (``--n=--`` or
+    ``--ranks=--`` give ``[]``: argparse strips the ``--``)."""
+
+    def _get_values(self, action, arg_strings):
+        values = super()._get_values(action, arg_strings)
+        optional = action.nargs in ("*", "?", argparse.REMAINDER, argparse.PARSER, 0)
+        if isinstance(values, list) and not values and not optional:
+            raise argparse.ArgumentError(action, "expected a value; got none")
+        return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``linrfm`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="linrfm",
         description="Recover low-rank matrices and sparse vectors with linear Recursive "
         "Feature Machines (lin-RFM) and the methods it is measured against.",

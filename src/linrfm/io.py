@@ -386,8 +386,10 @@ def read_ratings(
             f"rating) are required for a table; got row={row!r}, col={col!r}, value={value!r}."
         )
     if isinstance(source, pd.DataFrame):
-        df = source
-    else:
-        df = _read_table(source, sep=sep)
-        check_columns(df, (row, col, value), source, option="sep= (command line: --sep)")
-    return ratings_from_frame(df, row, col, value, duplicates=duplicates, time=time)
+        return ratings_from_frame(source, row, col, value, duplicates=duplicates, time=time)
+    df = _read_table(source, sep=sep)
+    check_columns(df, (row, col, value), source, option="sep= (command line: --sep)")
+    try:
+        return ratings_from_frame(df, row, col, value, duplicates=duplicates, time=time)
+    except ValueError as exc:  # name the file: the user may have read several
+        raise ValueError(f"{source}: {exc}") from exc
