@@ -12,18 +12,7 @@ import linrfm.solvers
 from linrfm._deprecated import RENAMED
 
 # every module whose public names (its __all__) linrfm re-exports
-SUBMODULES = [
-    "solvers",
-    "estimators",
-    "problems",
-    "datasets",
-    "results",
-    "iteration",
-    "methods",
-    "evaluation",
-    "io",
-    "ratings",
-]
+SUBMODULES = linrfm._SUBMODULES
 
 
 def test_everything_in_all_resolves():

@@ -158,3 +158,10 @@ def test_resumed_fit_equals_uninterrupted(stop_at):
     assert len(path) == len(full_path)
     for a, b in zip(path, full_path):
         _assert_same_fit(a, b)
+
+
+def test_a_bad_seed_is_a_clear_error():
+    # the one seed rule (linrfm._validation.check_random_state) holds here too
+    P = make_completion(20, 15, 2, 170, random_state=0)
+    with pytest.raises(ValueError, match="'random_state' parameter must be None"):
+        soft_impute_complete(P.problem, random_state=-5)

@@ -20,7 +20,13 @@ import scipy.sparse.linalg as spla
 
 from .._docs import fill_doc
 from .._scaling import data_scale, scale_free
-from .._validation import check_bool, check_callback, check_option, check_scalar
+from .._validation import (
+    check_bool,
+    check_callback,
+    check_option,
+    check_random_state,
+    check_scalar,
+)
 from ..problems import as_completion_problem
 from ..results import FactorResult
 from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
@@ -288,7 +294,7 @@ def soft_impute_complete(
         max_rank=max_rank,
         accelerate=accelerate,
         solver=solver,
-        rng=np.random.default_rng(random_state),
+        rng=check_random_state(random_state),
         keep_path=return_path,
     )
     run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
