@@ -191,3 +191,87 @@ def test_without_dask_the_error_names_the_extra(monkeypatch):
     X = make_completion(20, 10, 1, 100, min_per_line=2, random_state=0).problem.to_sparse()
     with pytest.raises(ImportError, match=r'pip install "linrfm\[dask\]"'):
         linrfm.lin_rfm_complete(X, client=object())
+
+
+def test_column_keywords_and_default_names(client, tmp_path):
+    """``row=``, ``col=``, ``value=`` name a Dask DataFrame's columns; a bare Dask DataFrame
+    with the default names is taken as it is (never read on the client)."""
+    planted = make_completion(90, 25, 2, 1100, min_per_line=3, random_state=6)
+    a = _single(planted.problem.to_sparse(), max_iter=15)
+    named = _to_parquet(planted, tmp_path / "named", ("u", "i", "r"))
+    plain = _to_parquet(planted, tmp_path / "plain")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = linrfm.lin_rfm_complete(named, client=client, row="u", col="i", value="r",
+                                    max_iter=15)  # fmt: skip
+        c = linrfm.lin_rfm_complete(plain, client=client, max_iter=15)
+    _agree(a, b, planted)
+    _agree(a, c, planted)
+    with pytest.raises(ValueError, match="no column 'row'"):
+        linrfm.lin_rfm_complete(named, client=client, col="i", value="r")
+    with pytest.raises(ValueError, match="Dask DataFrame"):
+        linrfm.lin_rfm_complete(planted.problem.to_sparse(), row="u")
+
+
+def _ratings_frame(seed=0, n=40, d=20):
+    rng = np.random.default_rng(seed)
+    Y = 3 + rng.standard_normal((n, 2)) @ rng.standard_normal((2, d))
+    rows, cols = np.nonzero(rng.random((n, d)) < 0.5)
+    return pd.DataFrame(
+        {
+            "user": [f"u{i}" for i in rows],
+            "item": [f"i{j}" for j in cols],
+            "rating": Y[rows, cols] + 0.3 * rng.standard_normal(rows.size),
+        }
+    )
+
+
+def test_ratings_completer_on_the_cluster(client, tmp_path):
+    frame = _ratings_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        here = linrfm.RatingsCompleter(variant="one-sided").fit(frame)
+        there = linrfm.RatingsCompleter(client=client).fit(frame)
+    assert (there.chosen_["lam"], there.chosen_["n_iter"]) == (
+        here.chosen_["lam"],
+        here.chosen_["n_iter"],
+    )
+    assert there.chosen_["val_rmse"] == pytest.approx(here.chosen_["val_rmse"], rel=1e-8)
+    pairs = frame[["user", "item"]].iloc[::3]
+    a, b = here.predict(pairs), there.predict(pairs)
+    assert np.linalg.norm(a - b) <= 1e-6 * np.linalg.norm(a)
+    there.save(tmp_path / "m.npz")  # the client is not part of the model
+    loaded = linrfm.RatingsCompleter.load(tmp_path / "m.npz")
+    assert loaded.client is None
+    np.testing.assert_allclose(loaded.predict(pairs), b, rtol=1e-6)
+    for bad in ({"method": "softimpute"}, {"variant": "two-sided"}):
+        with pytest.raises(ValueError, match="client"):
+            linrfm.RatingsCompleter(client=client, **bad).fit(frame)
+
+
+def test_cli_scheduler(client, tmp_path, capsys):
+    from linrfm.cli import main
+
+    frame = _ratings_frame(seed=1)
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    frame[["user", "item"]].iloc[::4].to_csv(tmp_path / "pairs.csv", index=False)
+    argv = ["complete", str(tmp_path / "r.csv"), "--row", "user", "--col", "item",
+            "--value", "rating", "--pairs", str(tmp_path / "pairs.csv")]  # fmt: skip
+    address = client.scheduler.address
+    assert main([*argv, "--out", str(tmp_path / "p.csv"), "--scheduler", address]) == 0
+    got = pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        here = linrfm.RatingsCompleter(variant="one-sided").fit(frame)
+    want = here.predict(frame[["user", "item"]].iloc[::4])
+    assert np.linalg.norm(got - want) <= 1e-6 * np.linalg.norm(want)
+    capsys.readouterr()
+    # usage errors, before any fit: another method, a scheduler that is not there
+    for extra, message in [
+        (["--method", "softimpute", "--scheduler", address], "--scheduler"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler tcp://127.0.0.1:1"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            main([*argv, *extra])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and message in err and "Traceback" not in err

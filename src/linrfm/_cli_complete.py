@@ -32,6 +32,7 @@ class _Plan:
     pairs: object = None
     out_ext: str = ""
     checkpoints: object = None
+    client: object = None
 
 
 def _check_options(args) -> None:
@@ -45,6 +46,29 @@ def _check_options(args) -> None:
         raise UsageError("--checkpoint is for a fit; --model loads a fitted one.")
     if args.checkpoint and args.method != "linrfm":
         raise UsageError(f"--checkpoint needs --method linrfm; {args.method} does not checkpoint.")
+    if args.scheduler and (args.method != "linrfm" or args.model_in):
+        raise UsageError("--scheduler runs a lin-RFM fit on a Dask cluster: give --method linrfm "
+                         "and a ratings file, not --model.")  # fmt: skip
+
+
+def _connect(address, timeout=10):
+    """A ``dask.distributed.Client`` of the scheduler at ``address`` (a usage error naming
+    --scheduler when dask is missing or nothing answers there within ``timeout`` s)."""
+    from .distributed import require_dask
+
+    try:
+        require_dask()
+    except ImportError as err:
+        raise UsageError(f"--scheduler: {err}") from None
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, TypeError) as err:
+        raise UsageError(
+            f"--scheduler {address}: no Dask scheduler answered there within {timeout} s "
+            f"({type(err).__name__}: {err})."
+        ) from None
 
 
 def _known_ids(plan):
@@ -106,17 +130,26 @@ def _prepare(args, load_table) -> _Plan:
         _check_pairs(args, plan)
     if args.checkpoint:
         plan.checkpoints = _checkpoint_dir(args, plan.table)
+    if args.scheduler:
+        plan.client = _connect(args.scheduler)
     return plan
 
 
 def _fit(args, plan):
     from .ratings import RatingsCompleter
 
-    model = RatingsCompleter(method=args.method, random_state=args.seed, progress=not args.json)
+    model = RatingsCompleter(
+        method=args.method, random_state=args.seed, progress=not args.json, client=plan.client
+    )
     model._checkpoints = plan.checkpoints
     if plan.checkpoints is not None and plan.checkpoints.found and not args.json:
         print(f"resuming from the checkpoints in {args.checkpoint}", file=sys.stderr)
-    model.fit(plan.table)
+    try:
+        model.fit(plan.table)
+    finally:
+        if plan.client is not None:
+            plan.client.close()
+            model.set_params(client=None)
     if not args.json:
         print(
             f"fitted {args.method} in {model.fit_seconds_:.1f} s; chosen on validation: "
@@ -208,6 +241,12 @@ def add_parser(sub, methods, add_table_args) -> None:
         metavar="DIR",
         help="save the fit's state in DIR as it runs, and resume from DIR's checkpoints: a "
         "resumed fit equals an uninterrupted one (--method linrfm)",
+    )
+    comp.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="fit on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786; "
+        'the one-sided lin-RFM, --method linrfm; pip install "linrfm[dask]")',
     )
     comp.add_argument(
         "--checkpoint-every",

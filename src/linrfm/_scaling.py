@@ -114,6 +114,12 @@ class _Call:
         self.kind = kind
         self.s, self.t = 1.0, 1.0
 
+    def lazy(self) -> bool:
+        """Data that lives on a Dask cluster (a Dask collection or ``Triples``) with a
+        ``client``: never read here; the cluster path takes it as it is."""
+        module = type(self.data).__module__
+        return self.get("client") is not None and module.startswith(("dask", "linrfm.distributed"))
+
     def get(self, name, default=None):
         return self.bound.arguments.get(name, default)
 
@@ -272,6 +278,8 @@ def scale_free(kind: str, units=None):
         def solver(*args, **kwargs):
             try:
                 call = _Call(fn, kind, units, args, kwargs)
+                if call.lazy():
+                    return fn(*args, **kwargs)
                 call.coerce()
             except (TypeError, ValueError, AttributeError):
                 # malformed input: the solver's own checks name the argument

@@ -88,6 +88,11 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         A progress bar over the fits.
     random_state : None or int, default=0
         Seeds the validation split.
+    client : distributed.Client, optional
+        Fit the lin-RFM residual on the workers of this Dask cluster (the one-sided
+        coefficient iteration of :func:`linrfm.lin_rfm_complete`; needs ``method='linrfm'``
+        and ``variant`` 'auto' or 'one-sided'). The fitted model is the same as without a
+        client, and is saved without it.
 
     Attributes
     ----------
@@ -135,6 +140,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         val_fraction=0.1,
         progress=False,
         random_state=0,
+        client=None,
     ):
         self.method = method
         self.alpha = alpha
@@ -149,6 +155,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         self.val_fraction = val_fraction
         self.progress = progress
         self.random_state = random_state
+        self.client = client
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self):
@@ -176,6 +183,15 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
             raise ValueError(
                 f"The 'lams' parameter must be a non-empty sequence of finite ridges >= 0; "
                 f"got {self.lams!r}."
+            )
+        if self.client is not None and (self.method, self.variant) not in (
+            ("linrfm", "auto"),
+            ("linrfm", "one-sided"),
+        ):
+            raise ValueError(
+                "With a 'client', RatingsCompleter fits the one-sided lin-RFM on the cluster: "
+                f"'method' must be 'linrfm' and 'variant' 'auto' or 'one-sided'; got "
+                f"method={self.method!r}, variant={self.variant!r}."
             )
         return lams
 
@@ -282,6 +298,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
                     lam=lam,
                     tol=1e-300,
                     callback=callback,
+                    client=self.client,
                     **kw,
                 )
 

@@ -191,6 +191,7 @@ def _ids_out(ids):
 def save_estimator(est, path):
     """Write a fitted RatingsCompleter ``est`` to ``path`` (ids of object type as text)."""
     params = est.get_params()
+    params.pop("client", None)  # a connection, not part of the model
     params["lams"] = [float(x) for x in np.atleast_1d(params["lams"])]
     meta, arrays = model_arrays(est.model_)
     meta.update(params=params, names=list(est.names_), chosen=est.chosen_, n_iter=est.n_iter_)

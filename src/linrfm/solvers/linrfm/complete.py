@@ -107,6 +107,26 @@ def _make_method(prob, plan, *, init, val, **common):
     return method
 
 
+def _named_columns(X, client, row, col, value):
+    """A Dask DataFrame whose columns are named by ``row``, ``col``, ``value``, as the
+    cluster path's :class:`~linrfm.distributed.Triples`; the names are refused elsewhere."""
+    names = {"row": row, "col": col, "value": value}
+    given = {k: v for k, v in names.items() if v is not None}
+    if not given:
+        return X
+    if client is None or not type(X).__module__.startswith("dask"):
+        raise ValueError(
+            f"{', '.join(map(repr, given))} name the columns of a Dask DataFrame X fitted "
+            f"with a client; got X of type {type(X).__name__} and client={client!r}."
+        )
+    for k, v in given.items():
+        if not isinstance(v, str):
+            raise TypeError(f"The {k!r} parameter must be a column name (str); got {v!r}.")
+    from ...distributed import Triples
+
+    return Triples(X, **{k: v or k for k, v in names.items()})
+
+
 def _on_cluster(X, client, *, variant, agop, lam_rule, momentum, device, init, **kw):
     """The fit on the workers of a ``dask.distributed.Client`` (:mod:`linrfm.distributed`)."""
     from ...distributed import require_dask
@@ -213,6 +233,9 @@ def lin_rfm_complete(
     checkpoint=None,
     resume=None,
     client=None,
+    row: str | None = None,
+    col: str | None = None,
+    value: str | None = None,
     polish: bool = True,
 ) -> KernelResult:
     """Complete a partially observed matrix with lin-RFM.
@@ -314,8 +337,11 @@ def lin_rfm_complete(
         refused), with the same result as the single-machine ``variant='one-sided',
         agop='sparse'`` fit. ``X`` may then also be a Dask DataFrame of ``row``, ``col``,
         ``value`` columns (e.g. ``dask.dataframe.read_parquet``; other names with
-        ``linrfm.distributed.Triples``), which never passes through the client.
+        ``row``, ``col``, ``value``), which never passes through the client.
         ``n_threads`` is then the BLAS threads of each worker task (default 1).
+    row, col, value : str, optional
+        With a Dask DataFrame ``X`` and a ``client``: the names of its row-index,
+        column-index and value columns (default ``'row'``, ``'col'``, ``'value'``).
     polish : bool, default=True
         When the iteration stops (exact mode, ``replace=True``, dense iterate, not
         'holdout'), fit the observations by unregularized alternating least squares on a
@@ -348,6 +374,7 @@ def lin_rfm_complete(
     check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
     _check_options(lam_rule, variant, agop, val_fraction, patience, n_threads, memory_limit)
     check_bool(polish, "polish")
+    X = _named_columns(X, client, row, col, value)
     if client is not None:
         return _on_cluster(
             X, client, variant=variant, agop=agop, lam_rule=lam_rule, momentum=momentum,
