@@ -21,7 +21,11 @@ cell is written at once as one JSON file under ``--out`` (default: a folder in t
 temporary directory, never the committed results), so an interrupted run resumes.
 
     python benchmarks/bench_exactness.py [--quick] [--only completion sensing canonical]
-        [--out DIR] [--seeds N] [--table]
+        [--out DIR] [--seeds N] [--threads N] [--sensing-seeds N] [--sensing-sizes 40x2 ...]
+        [--table]
+
+``--quick`` (one small cell of each family: 5 s on a lightly loaded 2-core machine) is the CI
+smoke run. Figures: benchmarks/README.md, "Exactness targets".
 """
 
 from __future__ import annotations
