@@ -37,7 +37,7 @@ CACHE = Path(__file__).parent / "results" / "images"
 IMAGES = ("camera", "moon", "coins")
 FRACTIONS = (0.3, 0.5)
 SI_PATH = dict(n_lams=20, lam_ratio=1e-3)
-LIN_LAMS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+LIN_LAMS = (1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 LIN_ITER = 12
 METHODS = {
     "softimpute": dict(method="softimpute", **SI_PATH),
