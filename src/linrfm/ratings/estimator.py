@@ -31,6 +31,15 @@ def _rmse(a, b):
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
 
 
+def _floats(x):
+    """``x`` (a number or a sequence of them) as a list of floats; [] if it is neither."""
+    try:
+        out = [float(v) for v in np.atleast_1d(np.asarray(x, dtype=object))]
+    except (TypeError, ValueError):
+        return []
+    return out if all(np.isfinite(out)) else []
+
+
 def _from_model(name, doc):
     """A read-only attribute of the fitted :class:`RatingsModel` (``model_.<name>``)."""
     return property(lambda self: getattr(self.model_, name), doc=doc)
@@ -66,9 +75,16 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         lin-RFM power (kernel ``G^(2 alpha)``).
     variant : {'auto', 'one-sided', 'two-sided'}, default='auto'
         lin-RFM variant; 'auto' is two-sided when both kernels fit in memory.
+    kernel_side : {'auto', 'row', 'col'}, default='auto'
+        The one-sided kernel: 'row' regresses each row (user) on the columns' (items')
+        kernel, 'col' the reverse; 'auto' the cheaper (``lin_rfm_complete``).
     lams : sequence of float >= 0, default=(1, 3, 10, 30)
         Candidate lin-RFM ridges, relative to the kernel's scale ``tr(K) / width``
         (the data's mean square).
+    cooccurrence : float or sequence of float in [0, 1), default=0.0
+        Candidate weights of the observed pattern in the lin-RFM kernel (which items a
+        user rated, as SVD++'s implicit feedback; ``lin_rfm_complete(cooccurrence=)``).
+        Every (weight, ridge) pair is tried on validation.
     max_iter : int, default=8
         Most lin-RFM iterations tried per ridge (a candidate stops early once its
         validation error has risen).
@@ -130,7 +146,9 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         method="linrfm",
         alpha=0.5,
         variant="auto",
+        kernel_side="auto",
         lams=(1.0, 3.0, 10.0, 30.0),
+        cooccurrence=0.0,
         max_iter=8,
         n_lams=8,
         lam_ratio=0.25,
@@ -145,7 +163,9 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         self.method = method
         self.alpha = alpha
         self.variant = variant
+        self.kernel_side = kernel_side
         self.lams = lams
+        self.cooccurrence = cooccurrence
         self.max_iter = max_iter
         self.n_lams = n_lams
         self.lam_ratio = lam_ratio
@@ -159,8 +179,10 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self):
+        """The candidate ``(lams, cooccurrence weights)``, checked."""
         check_option(self.method, "method", METHODS)
         check_option(self.variant, "variant", ("auto", "one-sided", "two-sided"))
+        check_option(self.kernel_side, "kernel_side", ("auto", "row", "col"))
         check_option(self.biases, "biases", BIASES)
         check_scalar(self.alpha, "alpha", low=0, low_inclusive=False)
         check_scalar(self.max_iter, "max_iter", kind=numbers.Integral, low=1)
@@ -175,14 +197,17 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
             low_inclusive=False,
             high_inclusive=False,
         )
-        try:
-            lams = [float(x) for x in np.atleast_1d(self.lams)]
-        except (TypeError, ValueError):
-            lams = []
+        lams = _floats(self.lams)
         if not lams or not all(np.isfinite(lams)) or min(lams) < 0:
             raise ValueError(
                 f"The 'lams' parameter must be a non-empty sequence of finite ridges >= 0; "
                 f"got {self.lams!r}."
+            )
+        weights = _floats(self.cooccurrence)
+        if not weights or not all(0 <= w < 1 for w in weights):
+            raise ValueError(
+                f"The 'cooccurrence' parameter must be a weight in [0, 1) or a non-empty "
+                f"sequence of them; got {self.cooccurrence!r}."
             )
         if self.client is not None and (self.method, self.variant) not in (
             ("linrfm", "auto"),
@@ -193,7 +218,12 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
                 f"'method' must be 'linrfm' and 'variant' 'auto' or 'one-sided'; got "
                 f"method={self.method!r}, variant={self.variant!r}."
             )
-        return lams
+        if self.client is not None and (any(weights) or self.kernel_side != "auto"):
+            raise ValueError(
+                "With a 'client', 'cooccurrence' must be 0 and 'kernel_side' 'auto'; got "
+                f"cooccurrence={self.cooccurrence!r}, kernel_side={self.kernel_side!r}."
+            )
+        return lams, weights
 
     def _split(self, r, c, resid, shape):
         """The problems on the kept and on all observations, and the held-out triples.
@@ -237,7 +267,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         self
         """
         ratings = as_ratings(X, y, (row, col, value), duplicates)
-        lams = self._check_params()
+        lams, weights = self._check_params()
         if ratings.n_obs < 2:
             raise ValueError(
                 f"fit needs at least 2 ratings (some are held out for validation); "
@@ -256,11 +286,12 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         if self.progress:
             from tqdm.auto import tqdm
 
-            total = len(lams) + 1 if self.method == "linrfm" else 2
+            total = len(lams) * len(weights) + 1 if self.method == "linrfm" else 2
             bar = tqdm(total=total, desc=f"fit {self.method}", leave=False)
         try:
             if self.method == "linrfm":
-                result, self.chosen_ = self._fit_linrfm(fit_p, full_p, val, lams, bar)
+                grid = [(w, lam) for w in weights for lam in lams]
+                result, self.chosen_ = self._fit_linrfm(fit_p, full_p, val, grid, bar)
             else:
                 result, self.chosen_ = self._fit_softimpute(fit_p, full_p, val, bar)
         finally:
@@ -283,7 +314,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def _linrfm(self, prob, lam, max_iter, callback=None, scores=None):
+    def _linrfm(self, prob, lam, max_iter, callback=None, scores=None, cooccurrence=0.0):
         # Run for a number of iterations chosen on validation, not to a tolerance: the
         # ConvergenceWarning at max_iter is expected and silenced.
         def fit(**kw):
@@ -299,6 +330,8 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
                     tol=1e-300,
                     callback=callback,
                     client=self.client,
+                    cooccurrence=cooccurrence,
+                    kernel_side=self.kernel_side,
                     **kw,
                 )
 
@@ -306,25 +339,28 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         hooks = getattr(self, "_checkpoints", None)
         return fit(max_iter=max_iter) if hooks is None else hooks.run(fit, max_iter, scores)
 
-    def _fit_linrfm(self, fit_p, full_p, val, lams, bar):
-        """Each ridge on the kept observations, scored on the held-out ones after every
-        iteration; the best (ridge, iteration count) refitted on all. ``(result, chosen)``."""
+    def _fit_linrfm(self, fit_p, full_p, val, grid, bar):
+        """Each (cooccurrence weight, ridge) of ``grid`` on the kept observations, scored on
+        the held-out ones after every iteration; the best (weight, ridge, iteration count)
+        refitted on all. ``(result, chosen)``."""
         vr, vc, vy = val
         best = {"val_rmse": np.inf}
-        for lam in lams:
+        for w, lam in grid:
             scores = []
 
             def cb(it, info, scores=scores):
                 scores.append(_rmse(info["result"].predict(vr, vc), vy))
                 return scores[-1] > min(scores) * 1.002  # validation has turned upward
 
-            self._linrfm(fit_p, lam, self.max_iter, cb, scores)
+            self._linrfm(fit_p, lam, self.max_iter, cb, scores, w)
             k = int(np.argmin(scores))
             if scores[k] < best["val_rmse"]:
-                best = {"lam": lam, "n_iter": k + 1, "val_rmse": scores[k]}
+                best = {"lam": lam, "cooccurrence": w, "n_iter": k + 1, "val_rmse": scores[k]}
             if bar is not None:
                 bar.update(1)
-        result = self._linrfm(full_p, best["lam"], best["n_iter"])
+        result = self._linrfm(
+            full_p, best["lam"], best["n_iter"], cooccurrence=best["cooccurrence"]
+        )
         if bar is not None:
             bar.update(1)
         return result, best
