@@ -135,22 +135,24 @@ FACTORIES = {
 }
 
 
-def run(method, folds, seed, cache, which=None):
-    """Fit ``method`` on each fold not yet in ``cache``; write one JSON record per fold."""
+def run(methods, folds, seed, cache, which=None):
+    """Fit each method on each fold not yet in ``cache`` (folds outer, so the methods of
+    one fold run back to back under the same load); one JSON record per (method, fold)."""
     table = load_movielens100k()
     labels = kfold(table.n_obs, folds, seed)
-    fit = FACTORIES[method](seed)
+    fits = {m: FACTORIES[m](seed) for m in methods}
     for k in range(folds) if which is None else which:
-        path = cache / f"{method}_f{k}.json"
-        if path.exists():
-            continue
-        load0 = os.getloadavg()
-        part = [(labels != k, labels == k)]
-        res = cross_validate(table, methods=[(method, fit)], folds=part, seed=seed)
-        rec = dict(res["runs"][0], fold=k, load_before=load0, load_after=os.getloadavg())
-        rec["split"] = {"folds": folds, "seed": seed, "fingerprint": fingerprint(labels)}
-        atomic_write_text(path, json.dumps(rec, indent=1))
-        print(f"{method} fold {k}: rmse {rec['rmse']:.4f}, {rec['seconds']:.1f} s", flush=True)
+        for method, fit in fits.items():
+            path = cache / f"{method}_f{k}.json"
+            if path.exists():
+                continue
+            load0 = os.getloadavg()
+            part = [(labels != k, labels == k)]
+            res = cross_validate(table, methods=[(method, fit)], folds=part, seed=seed)
+            rec = dict(res["runs"][0], fold=k, load_before=load0, load_after=os.getloadavg())
+            rec["split"] = {"folds": folds, "seed": seed, "fingerprint": fingerprint(labels)}
+            atomic_write_text(path, json.dumps(rec, indent=1))
+            print(f"{method} fold {k}: rmse {rec['rmse']:.4f}, {rec['seconds']:.1f} s", flush=True)
 
 
 def table(cache, ref="surprise-svd"):
@@ -197,8 +199,7 @@ def main():
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if not args.table:
-        for m in args.methods:
-            run(m, args.folds, args.seed, args.cache, args.only_folds)
+        run(args.methods, args.folds, args.seed, args.cache, args.only_folds)
     table(args.cache)
 
 
