@@ -85,6 +85,10 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         Candidate weights of the observed pattern in the lin-RFM kernel (which items a
         user rated, as SVD++'s implicit feedback; ``lin_rfm_complete(cooccurrence=)``).
         Every (weight, ridge) pair is tried on validation.
+    refit : {'full', 'warm'}, default='full'
+        How the chosen lin-RFM is fitted to all observations: 'full' runs the chosen
+        iteration count again from the start; 'warm' runs one iteration on all
+        observations from the chosen iterate of the validation fit (``n_iter_`` is 1).
     max_iter : int, default=8
         Most lin-RFM iterations tried per ridge (a candidate stops early once its
         validation error has risen).
@@ -149,6 +153,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         kernel_side="auto",
         lams=(1.0, 3.0, 10.0, 30.0),
         cooccurrence=0.0,
+        refit="full",
         max_iter=8,
         n_lams=8,
         lam_ratio=0.25,
@@ -166,6 +171,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         self.kernel_side = kernel_side
         self.lams = lams
         self.cooccurrence = cooccurrence
+        self.refit = refit
         self.max_iter = max_iter
         self.n_lams = n_lams
         self.lam_ratio = lam_ratio
@@ -183,6 +189,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         check_option(self.method, "method", METHODS)
         check_option(self.variant, "variant", ("auto", "one-sided", "two-sided"))
         check_option(self.kernel_side, "kernel_side", ("auto", "row", "col"))
+        check_option(self.refit, "refit", ("full", "warm"))
         check_option(self.biases, "biases", BIASES)
         check_scalar(self.alpha, "alpha", low=0, low_inclusive=False)
         check_scalar(self.max_iter, "max_iter", kind=numbers.Integral, low=1)
@@ -314,7 +321,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def _linrfm(self, prob, lam, max_iter, callback=None, scores=None, cooccurrence=0.0):
+    def _linrfm(self, prob, lam, max_iter, callback=None, scores=None, cooccurrence=0.0, init=None):
         # Run for a number of iterations chosen on validation, not to a tolerance: the
         # ConvergenceWarning at max_iter is expected and silenced.
         def fit(**kw):
@@ -332,6 +339,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
                     client=self.client,
                     cooccurrence=cooccurrence,
                     kernel_side=self.kernel_side,
+                    init=init,
                     **kw,
                 )
 
@@ -345,11 +353,14 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         refitted on all. ``(result, chosen)``."""
         vr, vc, vy = val
         best = {"val_rmse": np.inf}
+        start = {}  # refit='warm': the best iterate on the kept observations
         for w, lam in grid:
             scores = []
 
-            def cb(it, info, scores=scores):
+            def cb(it, info, scores=scores, bound=best["val_rmse"]):
                 scores.append(_rmse(info["result"].predict(vr, vc), vy))
+                if self.refit == "warm" and scores[-1] < min([bound, *scores[:-1]]):
+                    start["result"] = info["result"]
                 return scores[-1] > min(scores) * 1.002  # validation has turned upward
 
             self._linrfm(fit_p, lam, self.max_iter, cb, scores, w)
@@ -358,9 +369,11 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
                 best = {"lam": lam, "cooccurrence": w, "n_iter": k + 1, "val_rmse": scores[k]}
             if bar is not None:
                 bar.update(1)
-        result = self._linrfm(
-            full_p, best["lam"], best["n_iter"], cooccurrence=best["cooccurrence"]
-        )
+        kw = dict(cooccurrence=best["cooccurrence"])
+        if start:  # (absent when a resumed checkpoint skipped the best iteration)
+            kw.update(init=start["result"], max_iter=1)
+        best["refit"] = "warm" if start else "full"
+        result = self._linrfm(full_p, best["lam"], kw.pop("max_iter", best["n_iter"]), **kw)
         if bar is not None:
             bar.update(1)
         return result, best
