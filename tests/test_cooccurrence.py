@@ -134,3 +134,27 @@ def test_triples_input_gives_the_same_fit():
     a = _fit(P, cooccurrence=0.3, lam=1.0, max_iter=2)
     b = _fit((P.rows, P.cols, P.values), shape=P.shape, cooccurrence=0.3, lam=1.0, max_iter=2)
     np.testing.assert_allclose(a.to_dense(), b.to_dense(), rtol=1e-12, atol=1e-14)
+
+
+def test_warm_refit_is_one_iteration_from_the_chosen_iterate(tmp_path):
+    r, c, v = _pattern_table(2)
+    kw = dict(variant="one-sided", kernel_side="row", cooccurrence=0.5, lams=(2.0,), max_iter=4)
+    full = RatingsCompleter(**kw).fit((r, c, v))
+    warm = RatingsCompleter(refit="warm", **kw).fit((r, c, v))
+    assert warm.chosen_["refit"] == "warm" and full.chosen_["refit"] == "full"
+    assert warm.n_iter_ == 1 and full.n_iter_ == full.chosen_["n_iter"]
+    # the same validation runs choose the same iteration count
+    assert warm.chosen_["n_iter"] == full.chosen_["n_iter"]
+    assert warm.chosen_["val_rmse"] == full.chosen_["val_rmse"]
+    pred = warm.predict_index(r, c)
+    assert np.all(np.isfinite(pred)) and not np.allclose(pred, full.predict_index(r, c))
+    warm.save(tmp_path / "m.npz")
+    back = RatingsCompleter.load(tmp_path / "m.npz")
+    assert back.refit == "warm" and back.cooccurrence == 0.5 and back.kernel_side == "row"
+    np.testing.assert_array_equal(back.predict_index(r, c), pred)
+
+
+def test_bad_refit_is_refused():
+    r, c, v = _pattern_table(1, n=10, d=8)
+    with pytest.raises(ValueError, match="refit"):
+        RatingsCompleter(refit="twice").fit((r, c, v))
