@@ -22,16 +22,18 @@ Reported: the relative error ``||pred - truth|| / ||truth||`` over the unobserve
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
-from linrfm._atomic import atomic_write_text
 from linrfm.ratings import RatingsCompleter
+
+try:  # run as a script (benchmarks/ on the path) or as benchmarks.<name>
+    from _records import add_common_args, cached, records
+except ImportError:
+    from benchmarks._records import add_common_args, cached, records
 
 CACHE = Path(__file__).parent / "results" / "images"
 IMAGES = ("camera", "moon", "coins")
@@ -72,7 +74,6 @@ def cell(name, fraction, method, seed):
     r, c = np.nonzero(mask)
     ur, uc = np.nonzero(~mask)
     est = RatingsCompleter(biases="global", random_state=seed, **METHODS[method])
-    load0 = os.getloadavg()
     t0 = time.perf_counter()
     est.fit((r, c, img[r, c]))
     secs = time.perf_counter() - t0
@@ -90,13 +91,11 @@ def cell(name, fraction, method, seed):
         "seconds": secs,
         "chosen": chosen,
         "seed": seed,
-        "load_before": load0,
-        "load_after": os.getloadavg(),
     }
 
 
 def table(cache):
-    recs = [json.loads(p.read_text()) for p in sorted(cache.glob("*.json"))]
+    recs = records(cache)
     key = {(r["image"], r["fraction"], r["method"]): r for r in recs}
     print(
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
@@ -125,9 +124,7 @@ def main():
     ap.add_argument("--images", nargs="*", default=list(IMAGES))
     ap.add_argument("--fractions", type=float, nargs="*", default=list(FRACTIONS))
     ap.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cache", type=Path, default=CACHE)
-    ap.add_argument("--table", action="store_true", help="print the table from the cache only")
+    add_common_args(ap, CACHE)
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if not args.table:
@@ -135,15 +132,13 @@ def main():
             for f in args.fractions:
                 for m in args.methods:
                     path = args.cache / f"{name}_{round(100 * f)}_{m}.json"
-                    if path.exists():
-                        continue
-                    rec = cell(name, f, m, args.seed)
-                    atomic_write_text(path, json.dumps(rec, indent=1))
-                    print(
-                        f"{name} {f:.0%} {m}: rel err {rec['rel_error']:.4f}, "
-                        f"{rec['seconds']:.1f} s, {rec['chosen']}",
-                        flush=True,
-                    )
+                    rec, new = cached(path, lambda: cell(name, f, m, args.seed))  # noqa: B023
+                    if new:
+                        print(
+                            f"{name} {f:.0%} {m}: rel err {rec['rel_error']:.4f}, "
+                            f"{rec['seconds']:.1f} s, {rec['chosen']}",
+                            flush=True,
+                        )
     table(args.cache)
 
 

@@ -36,17 +36,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from linrfm._atomic import atomic_write_text
 from linrfm.datasets import load_movielens100k
 from linrfm.evaluation import cross_validate, fingerprint, kfold
 from linrfm.ratings import RatingsCompleter
+
+try:  # run as a script (benchmarks/ on the path) or as benchmarks.<name>
+    from _records import add_common_args, cached, records
+except ImportError:
+    from benchmarks._records import add_common_args, cached, records
 from linrfm.ratings.biases import fit_biases
 
 CACHE = Path(__file__).parent / "results" / "movielens"
@@ -154,21 +157,23 @@ def run(methods, folds, seed, cache, which=None):
     fits = {m: FACTORIES[m](seed) for m in methods}
     for k in range(folds) if which is None else which:
         for method, fit in fits.items():
-            path = cache / f"{method}_f{k}.json"
-            if path.exists():
-                continue
-            load0 = os.getloadavg()
-            part = [(labels != k, labels == k)]
-            res = cross_validate(table, methods=[(method, fit)], folds=part, seed=seed)
-            rec = dict(res["runs"][0], fold=k, load_before=load0, load_after=os.getloadavg())
-            rec["split"] = {"folds": folds, "seed": seed, "fingerprint": fingerprint(labels)}
-            atomic_write_text(path, json.dumps(rec, indent=1))
-            print(f"{method} fold {k}: rmse {rec['rmse']:.4f}, {rec['seconds']:.1f} s", flush=True)
+
+            def make(k=k, method=method, fit=fit):
+                part = [(labels != k, labels == k)]
+                res = cross_validate(table, methods=[(method, fit)], folds=part, seed=seed)
+                split = {"folds": folds, "seed": seed, "fingerprint": fingerprint(labels)}
+                return dict(res["runs"][0], fold=k, split=split)
+
+            rec, new = cached(cache / f"{method}_f{k}.json", make)
+            if new:
+                print(
+                    f"{method} fold {k}: rmse {rec['rmse']:.4f}, {rec['seconds']:.1f} s", flush=True
+                )
 
 
 def table(cache, ref="surprise-svd"):
     """Markdown table of the cached records (methods in :data:`FACTORIES` order)."""
-    recs = [json.loads(p.read_text()) for p in sorted(cache.glob("*.json"))]
+    recs = records(cache)
     by = {
         m: sorted((r for r in recs if r["method"] == m), key=lambda r: r["fold"]) for m in FACTORIES
     }
@@ -204,9 +209,7 @@ def main():
     ap.add_argument("--methods", nargs="*", default=list(FACTORIES), choices=list(FACTORIES))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--only-folds", type=int, nargs="*", help="run these folds only")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cache", type=Path, default=CACHE)
-    ap.add_argument("--table", action="store_true", help="print the table from the cache only")
+    add_common_args(ap, CACHE)
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if not args.table:
