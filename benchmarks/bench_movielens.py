@@ -13,7 +13,7 @@ or left at the defaults its authors ship; no test fold is ever looked at):
   training part, never on a test fold.
 - ``linrfm-fast``: :data:`FAST`, the same model with the weight and ridge fixed at that
   split's best (0.7, 2); the iteration count chosen per fold, then one warm iteration on
-  all ratings (``refit='warm'``) instead of a refit.
+  all ratings (``refit="warm"``) instead of a refit, in float32.
 - ``softimpute``: ``RatingsCompleter(method='softimpute')`` (the path point chosen on 10%).
 - ``als``: the same biases, then ALS on the residual; the ridge chosen on 10% of the
   training fold, the rank by ``als_complete``'s own held-out choice inside the rest.
@@ -57,7 +57,14 @@ CACHE = Path(__file__).parent / "results" / "movielens"
 TUNED = dict(variant="one-sided", kernel_side="row", cooccurrence=(0.6, 0.8), lams=(1.5, 3.0))
 # the same model at the dev split's best (weight, ridge), only the iteration count chosen per
 # fold, and one warm iteration on all ratings instead of a refit: the fast setting
-FAST = dict(variant="one-sided", kernel_side="row", cooccurrence=0.7, lams=(2.0,), refit="warm")
+FAST = dict(
+    variant="one-sided",
+    kernel_side="row",
+    cooccurrence=0.7,
+    lams=(2.0,),
+    refit="warm",
+    dtype="float32",
+)
 ALS_LAMS = (0.02, 0.05, 0.1, 0.2)
 
 

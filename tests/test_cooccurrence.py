@@ -158,3 +158,14 @@ def test_bad_refit_is_refused():
     r, c, v = _pattern_table(1, n=10, d=8)
     with pytest.raises(ValueError, match="refit"):
         RatingsCompleter(refit="twice").fit((r, c, v))
+
+
+def test_float32_fit_matches_float64():
+    r, c, v = _pattern_table(3)
+    kw = dict(cooccurrence=0.5, lams=(2.0,), max_iter=3)
+    a = RatingsCompleter(**kw).fit((r, c, v))
+    b = RatingsCompleter(dtype="float32", **kw).fit((r, c, v))
+    assert b.result_.params["dtype"] == "float32"
+    np.testing.assert_allclose(b.predict_index(r, c), a.predict_index(r, c), atol=1e-3)
+    with pytest.raises(ValueError, match="'dtype' parameter"):
+        RatingsCompleter(dtype="float16").fit((r, c, v))
