@@ -84,7 +84,8 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
     cooccurrence : float or sequence of float in [0, 1), default=0.0
         Candidate weights of the observed pattern in the lin-RFM kernel (which items a
         user rated, as SVD++'s implicit feedback; ``lin_rfm_complete(cooccurrence=)``).
-        Every (weight, ridge) pair is tried on validation.
+        Every (weight, ridge) pair is tried on validation. :meth:`predict_new_row` still
+        regresses a new row on the plain AGOP kernel (``col_kernel_``), without the pattern.
     refit : {'full', 'warm'}, default='full'
         How the chosen lin-RFM is fitted to all observations: 'full' runs the chosen
         iteration count again from the start; 'warm' runs one iteration on all
