@@ -64,6 +64,7 @@ FAST = dict(
     lams=(2.0,),
     refit="warm",
     dtype="float32",
+    max_iter=5,
 )
 ALS_LAMS = (0.02, 0.05, 0.1, 0.2)
 
