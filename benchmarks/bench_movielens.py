@@ -13,7 +13,8 @@ or left at the defaults its authors ship; no test fold is ever looked at):
   training part, never on a test fold.
 - ``linrfm-fast``: :data:`FAST`, the same model with the weight and ridge fixed at that
   split's best (0.7, 2); the iteration count chosen per fold among 1..5 (the split's
-  best was 4), then one warm iteration on all ratings (``refit="warm"``) instead of a refit, in float32.
+  best was 4), then one warm iteration on all ratings (``refit="warm"``) instead of a
+  refit, in float32.
 - ``softimpute``: ``RatingsCompleter(method='softimpute')`` (the path point chosen on 10%).
 - ``als``: the same biases, then ALS on the residual; the ridge chosen on 10% of the
   training fold, the rank by ``als_complete``'s own held-out choice inside the rest.
