@@ -79,6 +79,8 @@ def test_dense_and_coefficient_engines_agree_with_cooccurrence():
         ({"cooccurrence": -0.1}, "'cooccurrence' parameter"),
         ({"kernel_side": "left"}, "kernel_side"),
         ({"variant": "two-sided", "kernel_side": "col"}, "kernel_side='col'"),
+        ({"client": object(), "cooccurrence": 0.5}, "With a client"),
+        ({"client": object(), "kernel_side": "row"}, "With a client"),
     ],
 )
 def test_bad_cooccurrence_and_side_are_refused(kw, match):
@@ -121,6 +123,7 @@ def test_ratings_completer_chooses_a_weight_on_validation():
         ({"cooccurrence": ()}, "'cooccurrence' parameter"),
         ({"cooccurrence": "high"}, "'cooccurrence' parameter"),
         ({"kernel_side": "up"}, "kernel_side"),
+        ({"client": object(), "cooccurrence": 0.5}, "With a 'client'"),
     ],
 )
 def test_ratings_completer_bad_cooccurrence(kw, match):
