@@ -51,7 +51,7 @@ def run(n, d, per_row, iters, workers=(1, 2)):
     out = {"n": n, "d": d, "n_obs": X.n_obs, "iters": iters}
     out["single"], ref = _per_iter(
         lambda cb: linrfm.lin_rfm_complete(
-            X, variant="one-sided", agop="sparse", checkpoint=cb, **kw
+            X, variant="one-sided", agop="sparse", checkpoint=cb, memory_limit=16e9, **kw
         )
     )
     rows, cols = P.unobserved()
