@@ -76,6 +76,16 @@ def test_every_flag_has_an_example_and_a_bad_value():
     assert {f.param for f in flags if f.kind not in (bool, str)} <= set(BAD)
 
 
+def test_every_estimator_parameter_is_on_the_command_line():
+    """As complete as the API: a new RatingsCompleter parameter needs a row in
+    linrfm._cli_fit.FLAGS (and an example above)."""
+    elsewhere = {"method": "--method", "random_state": "--seed", "client": "--scheduler"}
+    flagged = {f.param for f in available()} | set(elsewhere) | {"progress"}  # not --json
+    assert set(RatingsCompleter().get_params()) - flagged == set()
+    options = build_parser()._subparsers._group_actions[0].choices["complete"]
+    assert set(elsewhere.values()) <= set(options._option_string_actions)
+
+
 @pytest.mark.parametrize("flag", available(), ids=lambda f: f.option)
 def test_each_flag_reaches_the_estimator(ratings_file, monkeypatch, flag):
     seen = []
