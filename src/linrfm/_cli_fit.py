@@ -43,6 +43,17 @@ FLAGS = (
          "best on the validation split is kept", real(0), ("linrfm",), "+", metavar="LAM"),
     Flag("--max-iter", "max_iter", "most lin-RFM iterations tried per ridge (the count is "
          "chosen on the validation split)", integer(1), ("linrfm",), metavar="N"),
+    Flag("--kernel-side", "kernel_side", "the one-sided lin-RFM kernel: 'row' regresses each "
+         "row on the columns' kernel, 'col' the reverse, 'auto' the cheaper",
+         methods=("linrfm",), choices=("auto", "row", "col")),
+    Flag("--cooccurrence", "cooccurrence", "candidate weights in [0, 1) of the observed "
+         "pattern in the lin-RFM kernel (which columns a row rated)", real(0, 1), ("linrfm",),
+         "+", metavar="W"),
+    Flag("--refit", "refit", "the chosen lin-RFM on all ratings: rerun from the start "
+         "('full') or one iteration from the validation fit ('warm')", methods=("linrfm",),
+         choices=("full", "warm")),
+    Flag("--dtype", "dtype", "working precision of lin-RFM", methods=("linrfm",),
+         choices=("float64", "float32")),
     Flag("--n-lams", "n_lams", "length of the SoftImpute lam path", integer(1),
          ("softimpute",), metavar="N"),
     Flag("--lam-ratio", "lam_ratio", "end of the SoftImpute path, as a fraction of lam_max",
