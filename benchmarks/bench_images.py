@@ -7,7 +7,8 @@ removed, predictions clipped to [0, 1]), every parameter chosen on 10% of the *o
 pixels held out (``val_fraction``), then refitted on all observed pixels:
 
 - ``softimpute``: the point of a SoftImpute path of :data:`SI_PATH` ``lam`` values from
-  ``lambda_max`` down to ``1e-3 lambda_max`` with the lowest held-out error;
+  ``lambda_max`` down to ``1e-3 lambda_max`` with the lowest held-out error; when that point
+  is the path's last, the path is extended by a decade (same density) and refitted;
 - ``linrfm``: the relative ridge among :data:`LIN_LAMS` and the iteration count (up to
   :data:`LIN_ITER`) with the lowest held-out error (two-sided noisy lin-RFM, alpha 1/2).
 
@@ -73,9 +74,16 @@ def cell(name, fraction, method, seed):
     mask = observe(img.shape, fraction, seed)
     r, c = np.nonzero(mask)
     ur, uc = np.nonzero(~mask)
-    est = RatingsCompleter(biases="global", random_state=seed, **METHODS[method])
+    params = dict(METHODS[method])
     t0 = time.perf_counter()
-    est.fit((r, c, img[r, c]))
+    while True:
+        est = RatingsCompleter(biases="global", random_state=seed, **params)
+        est.fit((r, c, img[r, c]))
+        if method != "softimpute" or est.chosen_["path_index"] < params["n_lams"] - 1:
+            break
+        # the best point is the path's last: extend the path by a decade (same density)
+        params.update(n_lams=params["n_lams"] + SI_PATH["n_lams"] // 3,
+                      lam_ratio=params["lam_ratio"] / 10)  # fmt: skip
     secs = time.perf_counter() - t0
     pred = est.predict(ur, uc)
     truth = img[ur, uc]
@@ -90,6 +98,7 @@ def cell(name, fraction, method, seed):
         "rel_error": float(np.linalg.norm(pred - truth) / np.linalg.norm(truth)),
         "seconds": secs,
         "chosen": chosen,
+        "params": {k: v for k, v in params.items() if k in ("n_lams", "lam_ratio", "lams")},
         "seed": seed,
     }
 
