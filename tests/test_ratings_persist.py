@@ -15,6 +15,9 @@ from linrfm.ratings.model import completion_gram  # noqa: E402
 from linrfm.results import KernelResult  # noqa: E402
 
 NEW_ROW = ([0, 7, 14], [3.0, 4.0, 2.0])
+# The file stores the kernel and coefficients in float32 (format 3): a relative rounding
+# of 2^-24 per number moves a prediction (ratings ~3, terms of that size) by ~1e-7.
+ATOL = 1e-5
 
 
 def _table(seed=0, n=25, d=18):
@@ -38,21 +41,23 @@ def _all_pairs(model):
 
 def _assert_same_model(a, b):
     rows, cols = _all_pairs(a)
-    np.testing.assert_array_equal(a.predict_index(rows, cols), b.predict_index(rows, cols))
-    np.testing.assert_array_equal(a.predict_new_row(*NEW_ROW), b.predict_new_row(*NEW_ROW))
+    pa, pb = a.predict_index(rows, cols), b.predict_index(rows, cols)
+    np.testing.assert_allclose(pa, pb, rtol=0, atol=ATOL)
+    na, nb = a.predict_new_row(*NEW_ROW), b.predict_new_row(*NEW_ROW)
+    np.testing.assert_allclose(na, nb, rtol=0, atol=ATOL)
     assert a.chosen_ == b.chosen_ and a.n_iter_ == b.n_iter_ and a.names_ == b.names_
     np.testing.assert_array_equal(a.row_ids_, b.row_ids_)
     np.testing.assert_array_equal(a.col_ids_, b.col_ids_)
     assert (a.observed_ != b.observed_).nnz == 0
 
 
-def test_round_trip_is_exact_and_the_file_carries_version_and_checksum(fitted, tmp_path):
+def test_round_trip_within_float32_and_the_file_carries_version_and_checksum(fitted, tmp_path):
     path = tmp_path / "m.npz"
     fitted.save(path)
     _assert_same_model(fitted, RatingsCompleter.load(path))
     with np.load(path) as f:
         meta = json.loads(str(f["meta"]))
-    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert meta["format_version"] == FORMAT_VERSION == 3
     assert meta["checksum"].startswith("sha256:")
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary left
 

@@ -20,6 +20,7 @@ from . import persist
 from ._predict import RatingsPredictions
 from ._tables import as_ratings
 from .biases import BIASES, fit_biases
+from .lowrank import kernel_plan, lowrank_lin_rfm
 from .model import RatingsModel
 
 __all__ = ["RatingsCompleter"]
@@ -88,6 +89,18 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         A progress bar over the fits.
     random_state : None or int, default=0
         Seeds the validation split.
+    memory_limit : float, default=2 GiB
+        Bytes the lin-RFM fit's working arrays may take (as in
+        :func:`linrfm.lin_rfm_complete`). The full kernel (``d x d`` or ``n x n``) is
+        used when a plan of :func:`linrfm.lin_rfm_plan` fits it; otherwise, with
+        ``kernel_rank='auto'`` and ``variant='auto'``, the rank-capped kernel
+        (:mod:`linrfm.ratings.lowrank`). When even that does not fit, ``fit`` raises
+        ``MemoryError`` naming ``memory_limit`` before any fitting.
+    kernel_rank : 'auto' or int >= 1, default='auto'
+        An integer keeps the column kernel at that rank, as a ``d x rank`` factor
+        (:mod:`linrfm.ratings.lowrank`: memory ``O(|Omega| + (n + d) rank)``, the model
+        file holds two factors); 'auto' uses the full kernel when it fits
+        ``memory_limit`` and rank 64 otherwise.
     client : distributed.Client, optional
         Fit the lin-RFM residual on the workers of this Dask cluster (the one-sided
         coefficient iteration of :func:`linrfm.lin_rfm_complete`; needs ``method='linrfm'``
@@ -140,6 +153,8 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         val_fraction=0.1,
         progress=False,
         random_state=0,
+        memory_limit=2**31,
+        kernel_rank="auto",
         client=None,
     ):
         self.method = method
@@ -155,6 +170,8 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         self.val_fraction = val_fraction
         self.progress = progress
         self.random_state = random_state
+        self.memory_limit = memory_limit
+        self.kernel_rank = kernel_rank
         self.client = client
 
     # ------------------------------------------------------------------ fitting
@@ -184,6 +201,9 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
                 f"The 'lams' parameter must be a non-empty sequence of finite ridges >= 0; "
                 f"got {self.lams!r}."
             )
+        check_scalar(self.memory_limit, "memory_limit", low=0, low_inclusive=False)
+        if self.kernel_rank != "auto":
+            check_scalar(self.kernel_rank, "kernel_rank", kind=numbers.Integral, low=1)
         if self.client is not None and (self.method, self.variant) not in (
             ("linrfm", "auto"),
             ("linrfm", "one-sided"),
@@ -251,6 +271,12 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         mu, bu, bi = fit_biases(r, c, v, shape, kind=self.biases, reg=self.bias_reg)
         resid = v - mu - bu[r] - bi[c]
         fit_p, full_p, val = self._split(r, c, resid, shape)
+        # the kernel's form, or a MemoryError naming memory_limit, before any fitting
+        self._rank = None
+        if self.method == "linrfm" and self.client is None:
+            self._rank = kernel_plan(
+                full_p, self.kernel_rank, self.variant, float(self.memory_limit)
+            )
 
         bar = None
         if self.progress:
@@ -286,6 +312,12 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
     def _linrfm(self, prob, lam, max_iter, callback=None, scores=None):
         # Run for a number of iterations chosen on validation, not to a tolerance: the
         # ConvergenceWarning at max_iter is expected and silenced.
+        if self._rank is not None:  # the rank-capped kernel (no checkpoints)
+            return lowrank_lin_rfm(
+                prob, rank=self._rank, alpha=self.alpha, lam=lam, max_iter=max_iter,
+                callback=callback,
+            )  # fmt: skip
+
         def fit(**kw):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -298,6 +330,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
                     lam=lam,
                     tol=1e-300,
                     callback=callback,
+                    memory_limit=self.memory_limit,
                     client=self.client,
                     **kw,
                 )
