@@ -20,7 +20,7 @@ from . import persist
 from ._predict import RatingsPredictions
 from ._tables import as_ratings
 from .biases import BIASES, fit_biases
-from .lowrank import kernel_plan, lowrank_lin_rfm
+from .lowrank import Prepared, kernel_plan, lowrank_lin_rfm
 from .model import RatingsModel
 
 __all__ = ["RatingsCompleter"]
@@ -272,7 +272,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         resid = v - mu - bu[r] - bi[c]
         fit_p, full_p, val = self._split(r, c, resid, shape)
         # the kernel's form, or a MemoryError naming memory_limit, before any fitting
-        self._rank = None
+        self._rank = self._prepared = None
         if self.method == "linrfm" and self.client is None:
             self._rank = kernel_plan(
                 full_p, self.kernel_rank, self.variant, float(self.memory_limit)
@@ -290,6 +290,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
             else:
                 result, self.chosen_ = self._fit_softimpute(fit_p, full_p, val, bar)
         finally:
+            self._prepared = None
             if bar is not None:
                 bar.close()
         self.model_ = RatingsModel(
@@ -313,10 +314,10 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         # Run for a number of iterations chosen on validation, not to a tolerance: the
         # ConvergenceWarning at max_iter is expected and silenced.
         if self._rank is not None:  # the rank-capped kernel (no checkpoints)
-            return lowrank_lin_rfm(
-                prob, rank=self._rank, alpha=self.alpha, lam=lam, max_iter=max_iter,
-                callback=callback,
-            )  # fmt: skip
+            if self._prepared is None or self._prepared.prob is not prob:
+                self._prepared = None  # free the last problem's first
+                self._prepared = Prepared(prob, self._rank, self.alpha)
+            return lowrank_lin_rfm(self._prepared, lam=lam, max_iter=max_iter, callback=callback)
 
         def fit(**kw):
             with warnings.catch_warnings():

@@ -31,7 +31,14 @@ from ..solvers._params import absolute_ridge
 from ..solvers.als import Lines, factor_change
 from ..solvers.linrfm.plan import _obs_bytes, plan_fit
 
-__all__ = ["factor_kernel", "kernel_plan", "lowrank_bytes", "lowrank_lin_rfm", "METHOD"]
+__all__ = [
+    "factor_kernel",
+    "kernel_plan",
+    "lowrank_bytes",
+    "lowrank_lin_rfm",
+    "Prepared",
+    "METHOD",
+]
 
 METHOD = "lin-rfm-lowrank"
 # The rank of kernel_rank='auto' when the full kernel does not fit: on MovieLens-100K rank
@@ -87,6 +94,19 @@ def kernel_plan(prob, kernel_rank, variant, memory_limit):
     return rank
 
 
+class Prepared:
+    """What every fit on one problem shares, whatever its ridge: the observations grouped
+    by row (:class:`~linrfm.solvers.als.Lines`, with its padded batches) and the start,
+    the top ``rank`` of the first kernel ``(Y^T Y / n)^(2 alpha)``."""
+
+    def __init__(self, prob, rank, alpha, random_state=0):
+        self.prob, self.alpha = prob, float(alpha)
+        self.rows = Lines.rows_of(prob)
+        k = max(1, min(rank, min(prob.shape) - 1))
+        _, s, Vt = randomized_svd(prob.to_sparse(), k, random_state=random_state)
+        self.Z0 = Vt.T * (s**2 / prob.shape[0]) ** self.alpha
+
+
 class LowRankLinRFM(Method):
     """The iteration of this module as a :class:`~linrfm.iteration.Method`: the last
     completion ``B = U V^T`` and the next kernel's factor ``Z``."""
@@ -94,40 +114,38 @@ class LowRankLinRFM(Method):
     name = METHOD
     state = ("U", "V", "Z")
 
-    def __init__(self, prob, rank, alpha, lam_rel, random_state=0):
-        self.prob = prob
-        self.n = prob.shape[0]
-        self.alpha, self.lam_rel = float(alpha), float(lam_rel)
-        self.rows = Lines.rows_of(prob)
-        k = max(1, min(rank, min(prob.shape) - 1))
-        _, s, Vt = randomized_svd(prob.to_sparse(), k, random_state=random_state)
+    def __init__(self, prepared, lam_rel):
+        self.prep = prepared
+        self.n = prepared.prob.shape[0]
+        self.lam_rel = float(lam_rel)
         self.U = self.V = None
-        self.Z = Vt.T * (s**2 / self.n) ** self.alpha
+        self.Z = prepared.Z0
 
     def step(self, it):
         d = self.Z.shape[0]
         lam = absolute_ridge(self.lam_rel, float(np.sum(self.Z**2)) / d)
-        U = self.rows.solve(self.Z, lam)
+        U = self.prep.rows.solve(self.Z, lam)
         change = np.inf if self.U is None else factor_change(self.U, self.V, U, self.Z)
         self.U, self.V = U, self.Z
-        self.Z = factor_kernel(U, self.V, self.n, self.alpha)
+        self.Z = factor_kernel(U, self.V, self.n, self.prep.alpha)
         return {"rel_change": change}
 
     def result(self, n_iter):
         return FactorResult(
-            shape=self.prob.shape,
+            shape=self.prep.prob.shape,
             n_iter=n_iter,
             method=METHOD,
-            params={"rank": self.V.shape[1], "alpha": self.alpha, "lam": self.lam_rel},
+            params={"rank": self.V.shape[1], "alpha": self.prep.alpha, "lam": self.lam_rel},
             U=self.U,
             V=self.V,
         )
 
 
-def lowrank_lin_rfm(prob, *, rank, alpha=0.5, lam=1.0, max_iter=8, callback=None):
-    """Run :class:`LowRankLinRFM` for ``max_iter`` iterations (or until ``callback``
-    returns True); the :class:`~linrfm.results.FactorResult` of the last one."""
-    method = LowRankLinRFM(prob, rank, alpha, lam)
+def lowrank_lin_rfm(prepared, *, lam=1.0, max_iter=8, callback=None):
+    """Run :class:`LowRankLinRFM` from a :class:`Prepared` problem for ``max_iter``
+    iterations (or until ``callback`` returns True); the
+    :class:`~linrfm.results.FactorResult` of the last one."""
+    method = LowRankLinRFM(prepared, lam)
     run = iterate(method, max_iter=max_iter, callback=callback, warn=False)
     out = method.result(run.n_iter)
     out.history = run.history
