@@ -12,7 +12,7 @@ pd = pytest.importorskip("pandas")
 from linrfm.io import read_ratings  # noqa: E402
 from linrfm.ratings import FORMAT_VERSION, RatingsCompleter, persist  # noqa: E402
 from linrfm.ratings.model import completion_gram  # noqa: E402
-from linrfm.results import KernelResult  # noqa: E402
+from linrfm.results import FactorResult, KernelResult  # noqa: E402
 
 NEW_ROW = ([0, 7, 14], [3.0, 4.0, 2.0])
 # The file stores the kernel and coefficients in float32 (format 3): a relative rounding
@@ -149,14 +149,18 @@ def test_a_format_1_file_still_loads(fitted, tmp_path):
     _assert_same_model(fitted, RatingsCompleter.load(path))
 
 
-def test_loaded_models_never_build_the_dense_completion(fitted, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kernel_rank, cls", [("auto", KernelResult), (4, FactorResult)])
+def test_loaded_models_never_build_the_dense_completion(
+    fitted, tmp_path, monkeypatch, kernel_rank, cls
+):
     path = tmp_path / "m.npz"
-    fitted.save(path)
+    model = fitted if kernel_rank == "auto" else RatingsCompleter(kernel_rank=4).fit(_table())
+    model.save(path)
 
     def refuse(self):
         raise AssertionError("to_dense called")
 
-    monkeypatch.setattr(KernelResult, "to_dense", refuse)
+    monkeypatch.setattr(cls, "to_dense", refuse)
     model = RatingsCompleter.load(path)
     model.predict(["u1", "u2"], [0, 7])
     model.recommend("u3", k=4)
