@@ -2,7 +2,8 @@
 
 A synthetic rating table (``--users`` x ``--items``, ``--ratings`` distinct pairs; rank-8
 taste plus noise, rounded to the stars 1..5, item popularity skewed) is written once; then
-every stage runs in its own fresh subprocess, which reports its peak resident set size
+every stage runs in its own fresh subprocess (the table is made in one too: a child
+inherits its parent's peak at the fork), which reports its peak resident set size
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and its seconds:
 
 - ``load``: read the table only (the baseline: what the data alone cost);
@@ -111,9 +112,13 @@ def main():
     ap.add_argument("--ratings", type=int, default=10_000_000)
     ap.add_argument("--pairs", type=int, default=1_000_000)
     ap.add_argument("--memory-limit", type=float, default=2.0, help="GiB (memory_limit)")
-    ap.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
+    ap.add_argument("--stage", choices=("gen", *STAGES), help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.stage == "gen":
+        users, items, ratings = make_table(args.users, args.items, args.ratings)
+        np.savez(os.path.join(args.dir, "table.npz"), users=users, items=items, ratings=ratings)
+        return
     if args.stage:
         print(json.dumps(stage(args.stage, args.dir, args)))
         return
@@ -121,9 +126,11 @@ def main():
         args.users, args.items, args.ratings = 20_000, 2_000, 1_000_000
     with tempfile.TemporaryDirectory() as folder:
         t0 = time.perf_counter()
-        users, items, ratings = make_table(args.users, args.items, args.ratings)
-        np.savez(os.path.join(folder, "table.npz"), users=users, items=items, ratings=ratings)
-        del users, items, ratings
+        # in a subprocess too: a child inherits its parent's peak RSS at the fork, so the
+        # parent never holds the table
+        gen = [sys.executable, __file__, "--stage", "gen", "--dir", folder]
+        gen += ["--users", str(args.users), "--items", str(args.items)]
+        subprocess.run([*gen, "--ratings", str(args.ratings)], check=True)
         print(
             f"table {args.users} x {args.items}, {args.ratings} ratings "
             f"({time.perf_counter() - t0:.0f} s); load {os.getloadavg()}",
