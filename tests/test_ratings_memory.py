@@ -149,7 +149,8 @@ def test_memory_limit_refused_before_any_fit(monkeypatch, kernel_rank):
     "params, name",
     [({"memory_limit": 0}, "memory_limit"), ({"memory_limit": "2G"}, "memory_limit"),
      ({"kernel_rank": 0}, "kernel_rank"), ({"kernel_rank": 2.5}, "kernel_rank"),
-     ({"kernel_rank": "full"}, "kernel_rank")],
+     ({"kernel_rank": "full"}, "kernel_rank"),
+     ({"kernel_rank": 4, "client": object()}, "kernel_rank")],
 )  # fmt: skip
 def test_bad_memory_settings_name_the_argument(params, name):
     with pytest.raises((ValueError, TypeError), match=name):

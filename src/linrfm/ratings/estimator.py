@@ -204,6 +204,11 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         check_scalar(self.memory_limit, "memory_limit", low=0, low_inclusive=False)
         if self.kernel_rank != "auto":
             check_scalar(self.kernel_rank, "kernel_rank", kind=numbers.Integral, low=1)
+        if self.client is not None and self.kernel_rank != "auto":
+            raise ValueError(
+                "With a 'client' the full-kernel fit runs on the cluster: 'kernel_rank' must "
+                f"be 'auto'; got kernel_rank={self.kernel_rank!r}."
+            )
         if self.client is not None and (self.method, self.variant) not in (
             ("linrfm", "auto"),
             ("linrfm", "one-sided"),
