@@ -162,7 +162,7 @@ def _pairs(tmp_path, name="bad.csv", sep=",", **cols):
         ("xlsx", "--out o.xlsx: unknown extension '.xlsx'"),
         ("out is a folder", ": is a folder"),
         ("out in a missing folder", "does not exist"),
-        ("tab-separated txt", "Pass --sep"),
+        ("wrong --sep", "The header holds ','"),
         ("save-model in a missing folder", "--save-model"),
         ("checkpoint with softimpute", "--checkpoint needs --method linrfm"),
     ],
@@ -180,7 +180,7 @@ def test_complete_checks_inputs_and_outputs_before_fitting(
         "xlsx": ["--pairs", pairs, "--out", "o.xlsx"],
         "out is a folder": ["--pairs", pairs, "--out", str(tmp_path)],
         "out in a missing folder": ["--pairs", pairs, "--out", "no/such/dir/o.csv"],
-        "tab-separated txt": ["--pairs", _pairs(tmp_path, "p.txt", sep="\t")],
+        "wrong --sep": ["--pairs", pairs, "--sep", ";"],
         "save-model in a missing folder": ["--save-model", "no/such/m.npz"],
         "checkpoint with softimpute": [
             "--pairs",

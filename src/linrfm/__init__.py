@@ -52,6 +52,9 @@ def _export(name):
         value = getattr(importlib.import_module(_index()[name], __name__), name)
         globals()[name] = value  # later look-ups skip __getattr__
         return value
+    here = pathlib.Path(__file__).parent
+    if not name.startswith("_") and ((here / name).is_dir() or (here / f"{name}.py").is_file()):
+        return importlib.import_module(f".{name}", __name__)  # linrfm.datasets without an import
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "integer",
     "real",
     "separator",
+    "byte_size",
     "check_output_file",
     "check_output_dir",
     "check_input_file",
@@ -104,6 +106,26 @@ def separator(text: str) -> str:
             f"expected a field separator such as , or \\t; got {text!r}"
         )
     return sep
+
+
+def byte_size(text: str) -> int:
+    """An argparse type: a number of bytes >= 1, such as ``4GiB``, ``500M``, ``2e9`` (k, M,
+    G, T are powers of 1000; KiB, MiB, GiB, TiB of 1024; a trailing B is optional)."""
+    m = re.fullmatch(r"([0-9.e+-]+)\s*(?:([kmgt])(i)?)?b?", text.strip().lower())
+    try:
+        number = float(m[1]) if m else math.nan
+    except ValueError:
+        number = math.nan
+    if m and m[2]:
+        number *= (1024 if m[3] else 1000) ** ("kmgt".index(m[2]) + 1)
+    if not (1 <= number <= 2**62):  # NaN too
+        raise argparse.ArgumentTypeError(
+            f"expected a number of bytes >= 1 such as 4GiB, 500M or 2e9; got {text!r}"
+        )
+    return int(number)
+
+
+byte_size.bounds = (1, 2**62)
 
 
 def check_input_file(path, option: str) -> Path:

@@ -89,6 +89,8 @@ def _load_table(args):
 
 
 def _report_reading(table, args):
+    from .io import _SEPARATORS
+
     rep = table.report
     if not args.json:
         msg = (
@@ -97,6 +99,8 @@ def _report_reading(table, args):
         )
         if rep.get("duplicates_merged"):
             msg += f"; {rep['duplicates_merged']:,} duplicate pair(s) merged ({args.duplicates})"
+        if rep.get("sniffed_sep"):
+            msg += f"; separated by {_SEPARATORS[rep['sniffed_sep']]} (sniffed; --sep overrides)"
         print(msg, file=sys.stderr)
 
 

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_option, check_real_array, check_scalar
+from ..identifiability import certify_sparse_recovery
 from ..iteration import Method, Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
 from ..results import VectorResult
@@ -209,6 +210,11 @@ class _IRLSRegress(Method):
         else:
             self.schedule.defer(change * np.sqrt(self.scale))
         return {"rel_change": change, "eps": eps_abs / self.scale}
+
+    def certify(self, history):
+        """The interpolation is determined by the samples
+        (:func:`~linrfm.identifiability.certify_sparse_recovery`)."""
+        return certify_sparse_recovery(self.beta, self.X, self.y)
 
     def result(self, n_iter):
         return VectorResult(
