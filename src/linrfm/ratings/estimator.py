@@ -99,8 +99,8 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
     kernel_rank : 'auto' or int >= 1, default='auto'
         An integer keeps the column kernel at that rank, as a ``d x rank`` factor
         (:mod:`linrfm.ratings.lowrank`: memory ``O(|Omega| + (n + d) rank)``, the model
-        file holds two factors); 'auto' uses the full kernel when it fits
-        ``memory_limit`` and rank 64 otherwise.
+        file holds two factors; ``linrfm complete --checkpoint`` does not checkpoint it);
+        'auto' uses the full kernel when it fits ``memory_limit`` and rank 64 otherwise.
     client : distributed.Client, optional
         Fit the lin-RFM residual on the workers of this Dask cluster (the one-sided
         coefficient iteration of :func:`linrfm.lin_rfm_complete`; needs ``method='linrfm'``
