@@ -178,3 +178,27 @@ def test_completion_gram_equals_the_dense_gram(side, replace):
     res = KernelResult(shape=(n, d), side=side, coef=coef, kernel=W @ W.T, lam=0.7, replace=replace)
     B = res.to_dense()
     np.testing.assert_allclose(completion_gram(res, chunk=4), B.T @ B, rtol=1e-12, atol=1e-12)
+
+
+def test_a_format_2_file_float64_predicts_exactly_as_before(fitted, tmp_path):
+    # format 2 (main before issue 19) kept every array in float64: such a file gives the
+    # fitted model's predictions exactly, as it did
+    path = tmp_path / "v2.npz"
+    fitted.save(path)
+    res = fitted.result_
+
+    def to_v2(meta, arrays):
+        meta["format_version"] = 2
+        arrays.update(coef_data=res.coef.data, kernel=res.kernel)
+        meta["checksum"] = persist._checksum(meta, arrays)
+
+    _rewrite(path, to_v2)
+    loaded = RatingsCompleter.load(path)
+    rows, cols = _all_pairs(fitted)
+    assert loaded.result_.kernel.dtype == np.float64
+    np.testing.assert_array_equal(
+        loaded.predict_index(rows, cols), fitted.predict_index(rows, cols)
+    )
+    np.testing.assert_array_equal(
+        loaded.predict_new_row(*NEW_ROW), fitted.predict_new_row(*NEW_ROW)
+    )
