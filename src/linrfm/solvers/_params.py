@@ -1,8 +1,8 @@
-"""What the lin-RFM and IRLS solvers share around the iteration core.
+"""What the solvers share around the iteration core.
 
 The parameter checks of lin-RFM's completion and sensing solvers, the rule that makes a
-unit-free ridge (or IRLS smoothing) absolute and the finishing of their results. The loop
-itself is :func:`linrfm.iteration.iterate`.
+unit-free ridge (or IRLS smoothing) absolute and the finishing of every solver's result
+(:func:`finished`). The loop itself is :func:`linrfm.iteration.iterate`.
 """
 
 from __future__ import annotations
@@ -61,9 +61,17 @@ def relative_change(new, old) -> float:
     return diff / norm_old if norm_old > 0 else (np.inf if diff > 0 else 0.0)
 
 
-def finished(result, run, t0: float):
+def finished(result, run, t0: float, *, history=(), params=None):
     """``result`` (from ``method.result``) completed with the run's figures and the time
-    since ``t0`` (the solver's start)."""
-    result.n_iter, result.converged, result.history = run.n_iter, run.converged, run.history
+    since ``t0`` (the solver's start).
+
+    ``history`` names record keys the result's history has even when no iteration ran
+    (empty lists, ahead of the run's own); ``params``, when given, the parameters the fit
+    ran with (``result.params``).
+    """
+    result.n_iter, result.converged = run.n_iter, run.converged
+    result.history = {**{k: [] for k in history}, **run.history} if history else run.history
     result.elapsed = time.perf_counter() - t0
+    if params is not None:
+        result.params = params
     return result

@@ -41,6 +41,7 @@ from ..identifiability import certify_recovery, factor_singular_values
 from ..iteration import Method, Stop, iterate
 from ..problems import MatrixCompletion, as_completion_problem
 from ..results import FactorResult
+from ._params import finished
 from ._rowsolve import _bucket_edges
 from .softimpute import _observed_of_factors, lambda_max
 
@@ -394,8 +395,4 @@ def als_complete(
         resume=resume,
     )
     method.params.update(extra, init_scale=init_scale, max_iter=max_iter)
-    res = method.result(run.n_iter)
-    res.converged = run.converged
-    res.history = run.history
-    res.elapsed = time.perf_counter() - t0
-    return res
+    return finished(method.result(run.n_iter), run, t0)

@@ -19,6 +19,7 @@ from .._validation import check_callback, check_random_state, check_scalar
 from ..iteration import Method, Stop, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
+from ._params import finished
 
 __all__ = ["deep_mf", "deep_objective", "iterate_gd"]
 
@@ -216,16 +217,8 @@ def deep_mf(
     run = iterate_gd(
         method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
     )
-    res = method.result(run.n_iter)
-    res.converged = run.converged
-    res.history = {"loss": [], "rel_residual": [], **run.history}
-    res.elapsed = time.perf_counter() - t0
-    res.params = dict(
-        depth=depth,
-        width=h,
-        init_scale=init_scale,
-        step=step,
-        tol=tol,
-        max_iter=max_iter,
+    params = {"depth": depth, "width": h, "init_scale": init_scale, "step": step}
+    params.update(tol=tol, max_iter=max_iter)
+    return finished(
+        method.result(run.n_iter), run, t0, history=("loss", "rel_residual"), params=params
     )
-    return res

@@ -32,9 +32,10 @@ import scipy.sparse as sp
 from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_option, check_scalar
-from ..iteration import Method, Stop
+from ..iteration import Method, Run, Stop
 from ..problems import as_regression_problem
 from ..results import VectorResult
+from ._params import finished
 from .deep_linear import iterate_gd
 
 __all__ = ["diagonal_net_regress", "diagonal_net_loss_grad", "diagonal_net_coef", "NET_FORMS"]
@@ -264,8 +265,8 @@ def diagonal_net_regress(
     y = prob.y
     n, d = Xm.shape
     lip = _spectral_norm_sq(Xm) / n
-    res = VectorResult(shape=(d,), converged=True, method=f"diagonal-net-{form}", coef=np.zeros(d))
-    history = {"loss": [], "rel_residual": [], "eta": []}
+    res = VectorResult(shape=(d,), method=f"diagonal-net-{form}", coef=np.zeros(d))
+    run = Run(0, True)
     if np.linalg.norm(y) != 0.0 and lip != 0.0:  # else beta = 0 fits
         b = float(np.max(np.abs(Xm.T @ y))) / (n * lip)
         params = _init_params(form, L, d, (init_scale * b) ** (1.0 / L))
@@ -274,16 +275,7 @@ def diagonal_net_regress(
             method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
         )
         res = method.result(run.n_iter)
-        res.converged = run.converged
-        history.update(run.history)
-    res.history = history
-    res.elapsed = time.perf_counter() - t0
-    res.params = {
-        "depth": L,
-        "form": form,
-        "init_scale": init_scale,
-        "step": step,
-        "tol": tol,
-        "max_iter": max_iter,
-    }
-    return res
+    settings = {"depth": L, "form": form, "init_scale": init_scale, "step": step, "tol": tol}
+    settings["max_iter"] = max_iter
+    history = ("loss", "rel_residual", "eta")
+    return finished(res, run, t0, history=history, params=settings)

@@ -27,6 +27,7 @@ from ..identifiability import certify_recovery, factor_singular_values
 from ..iteration import Method, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
+from ._params import finished
 
 __all__ = ["factorized_gd", "factorized_objective", "FactorGD", "Armijo"]
 
@@ -341,9 +342,6 @@ def factorized_gd(
     run = iterate(
         method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
     )
-    res = method.result(run.n_iter)
-    res.converged, res.history = run.converged, run.history
-    res.elapsed = time.perf_counter() - t0
-    res.params = dict(rank=k, init_scale=init_scale, step=step, scaled=scaled, damping=damping)
-    res.params.update(tol=tol, max_iter=max_iter)
-    return res
+    params = dict(rank=k, init_scale=init_scale, step=step, scaled=scaled, damping=damping)
+    params.update(tol=tol, max_iter=max_iter)
+    return finished(method.result(run.n_iter), run, t0, params=params)

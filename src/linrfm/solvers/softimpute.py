@@ -29,6 +29,7 @@ from .._validation import (
 )
 from ..problems import as_completion_problem
 from ..results import FactorResult
+from ._params import finished
 from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
 
 __all__ = ["soft_impute_complete", "lambda_max"]
@@ -298,18 +299,8 @@ def soft_impute_complete(
         keep_path=return_path,
     )
     run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
-    res = method.result(run.n_iter)
-    res.converged = run.converged
-    res.history = {"lam": [], "rel_change": [], "rank": [], "objective": [], **run.history}
-    res.elapsed = time.perf_counter() - t0
-    res.params = {
-        "lam": lams[-1],
-        "lam_ratio": lam_ratio,
-        "n_lams": len(lams),
-        "max_rank": max_rank,
-        "solver": solver,
-        "tol": tol,
-        "path_tol": method.path_tol,
-        "accelerate": accelerate,
-    }
+    params = {"lam": lams[-1], "lam_ratio": lam_ratio, "n_lams": len(lams), "max_rank": max_rank}
+    params.update(solver=solver, tol=tol, path_tol=method.path_tol, accelerate=accelerate)
+    history = ("lam", "rel_change", "rank", "objective")
+    res = finished(method.result(run.n_iter), run, t0, history=history, params=params)
     return (res, method.path) if return_path else res
