@@ -101,6 +101,7 @@ class _DeepGD(Method):
     """Gradient descent on the factors ``W_1 ... W_L`` (in units where ``||X*||_2 ~ 1``)."""
 
     name = "deep matrix factorization"
+    advice = "Increase max_iter or step, or lower init_scale."
     state = ("Ws", "X_prev", "done")
 
     def __init__(self, meas, Ws, *, step, tol):
@@ -108,7 +109,7 @@ class _DeepGD(Method):
         self.s = meas.sigma
         self.y_s = meas.y / self.s
         self.ynorm = np.linalg.norm(self.y_s)
-        self.stop = Stop(tol, key="rel_residual")
+        self.stop = Stop(tol, key="rel_residual", label="relative training residual")
         self.X_prev, self.done = None, False
 
     def step(self, it):
@@ -133,13 +134,6 @@ class _DeepGD(Method):
 
     def converged(self, history):
         return self.done
-
-    def warning(self, history, max_iter):
-        return (
-            f"deep matrix factorization did not converge in max_iter={max_iter} iterations: "
-            f"relative training residual {history['rel_residual'][-1]:.2e} "
-            f"(tol={self.stop.tol:g}). Increase max_iter or step, or lower init_scale."
-        )
 
     def result(self, n_iter):
         U = _product(self.Ws[1:]) * self.s

@@ -151,6 +151,7 @@ class _DiagonalGD(Method):
     """Gradient descent on the diagonal network's parameters with the curvature step rule."""
 
     name = "diagonal network"
+    advice = "Increase max_iter, or raise tol or init_scale."
     state = ("params",)
 
     def __init__(self, Xm, y, params, *, form, step, tol, lip):
@@ -158,7 +159,7 @@ class _DiagonalGD(Method):
         self.lr, self.lip = step, lip
         self.y_norm = float(np.linalg.norm(y))
         self.blocks = 2 if form == "pm" else len(params)
-        self.stop = Stop(tol, key="rel_residual")
+        self.stop = Stop(tol, key="rel_residual", label="relative residual")
 
     def step(self, it):
         Xm, params, form = self.Xm, self.params, self.form
@@ -176,13 +177,6 @@ class _DiagonalGD(Method):
             params[i] = params[i] - eta * (J[i] * g)
         record["eta"] = eta
         return record
-
-    def warning(self, history, max_iter):
-        return (
-            f"The diagonal network did not converge in max_iter={max_iter} iterations: the "
-            f"relative residual is {history['rel_residual'][-1]:.2e} (tol={self.stop.tol:g}). "
-            "Increase max_iter, or raise tol or init_scale."
-        )
 
     def result(self, n_iter):
         return VectorResult(

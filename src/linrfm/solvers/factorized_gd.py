@@ -24,7 +24,7 @@ from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_callback, check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
-from ..iteration import Method, iterate
+from ..iteration import Method, Stop, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
 from ._params import finished
@@ -187,6 +187,8 @@ class _FactorizedGD(FactorGD):
     """GD (or ScaledGD) in the units where ``||X*||_2 ~ 1``, stopped by the relative
     training residual or a relative change of ``X`` below ``tol * 1e-2``."""
 
+    advice = "Increase max_iter or step, or try scaled=True."
+
     def __init__(self, meas, U, V, *, step, scaled, damping, tol):
         self.s = meas.sigma
         super().__init__(
@@ -195,7 +197,8 @@ class _FactorizedGD(FactorGD):
             eta=float(step),
             armijo=Armijo(_ARMIJO, step * _MIN_STEP_RATIO),
         )
-        self.shape, self.scaled, self.damping, self.tol = meas.shape, scaled, damping, tol
+        self.shape, self.scaled, self.damping = meas.shape, scaled, damping
+        self.stop = Stop(tol, key="rel_residual", label="relative training residual")
         self.meas = meas
         self.ynorm = np.linalg.norm(meas.y) / self.s
 
@@ -220,7 +223,7 @@ class _FactorizedGD(FactorGD):
             ) from exc
 
     def converged(self, history):
-        if history["rel_residual"][-1] < self.tol:
+        if self.stop(history):
             return True
         (U, V), (dirU, dirV), eta = self.last
         U_new, _ = self.params
@@ -229,7 +232,7 @@ class _FactorizedGD(FactorGD):
         bound = np.linalg.norm(eta * dirU) * np.linalg.norm(V) + np.linalg.norm(
             U_new
         ) * np.linalg.norm(eta * dirV)
-        return bool(old > 0 and bound < 1e-2 * self.tol * old)
+        return bool(old > 0 and bound < 1e-2 * self.stop.tol * old)
 
     def certify(self, history):
         U, V = self.params
@@ -240,13 +243,6 @@ class _FactorizedGD(FactorGD):
             self.meas.m,
             history["rel_residual"][-1],
             symmetric=symmetric,
-        )
-
-    def warning(self, history, max_iter):
-        return (
-            f"factorized GD did not converge in max_iter={max_iter} iterations: relative "
-            f"training residual {history['rel_residual'][-1]:.2e} (tol={self.tol:g}). "
-            "Increase max_iter or step, or try scaled=True."
         )
 
     def result(self, n_iter):
