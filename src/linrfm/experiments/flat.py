@@ -281,11 +281,7 @@ def plot(rows, out):
             ax.set_xlabel("m / (r (n + d - r))")
         axes[0].legend(fontsize=8)
         fig.suptitle(f"flat study: {kind}")
-        fig.tight_layout()
-        p = os.path.join(out, f"flat_{kind}.png")
-        save_figure(fig, p, dpi=100)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(save_figure(fig, os.path.join(out, f"flat_{kind}.png"), dpi=100))
     return paths
 
 

@@ -152,9 +152,7 @@ def _plot(rows, methods, path, title):
     ax2.axhline(SUCCESS, color="k", lw=0.8, ls=":")
     ax2.grid(alpha=0.3)
     ax2.set_title("median relative error (dotted: success threshold)")
-    fig.tight_layout()
     save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 def run_study(
