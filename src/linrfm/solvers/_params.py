@@ -16,6 +16,7 @@ from .._validation import check_bool, check_callback, check_scalar
 from ..results import ModelFitError
 
 __all__ = [
+    "check_loop",
     "check_lin_rfm_params",
     "absolute_ridge",
     "relative_change",
@@ -28,6 +29,14 @@ __all__ = [
 WINDOW = 5
 
 
+def check_loop(tol, max_iter, callback) -> None:
+    """The checks of the loop's settings every iterative solver takes: ``tol > 0``, an
+    integer ``max_iter >= 1`` and a callable (or None) ``callback``."""
+    check_scalar(tol, "tol", low=0, low_inclusive=False)
+    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_callback(callback)
+
+
 def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) -> None:
     """The parameter checks lin-RFM's completion and sensing solvers share.
 
@@ -37,10 +46,8 @@ def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) 
     check_scalar(alpha, "alpha", low=0, low_inclusive=False)
     check_scalar(lam, "lam", low=0)
     check_scalar(lam_min, "lam_min", low=0)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_loop(tol, max_iter, callback)
     check_bool(replace, "replace")
-    check_callback(callback)
 
 
 def absolute_ridge(rel, scale, message="The kernel holds NaN or inf; the iteration diverged."):

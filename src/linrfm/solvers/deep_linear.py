@@ -15,11 +15,11 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_random_state, check_scalar
+from .._validation import check_random_state, check_scalar
 from ..iteration import Method, Stop, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
-from ._params import finished
+from ._params import check_loop, finished
 
 __all__ = ["deep_mf", "deep_objective", "iterate_gd"]
 
@@ -198,9 +198,7 @@ def deep_mf(
     check_scalar(width, "width", kind=numbers.Integral, low=1)
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, low_inclusive=False)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_callback(callback)
+    check_loop(tol, max_iter, callback)
     rng = check_random_state(random_state)
     h = int(width)
     dims = [d] + [h] * (depth - 1) + [n]

@@ -31,11 +31,11 @@ import scipy.sparse as sp
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_option, check_scalar
+from .._validation import check_option, check_scalar
 from ..iteration import Method, Run, Stop
 from ..problems import as_regression_problem
 from ..results import VectorResult
-from ._params import finished
+from ._params import check_loop, finished
 from .deep_linear import iterate_gd
 
 __all__ = ["diagonal_net_regress", "diagonal_net_loss_grad", "diagonal_net_coef", "NET_FORMS"]
@@ -250,9 +250,7 @@ def diagonal_net_regress(
     check_option(form, "form", NET_FORMS)
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, high=2, low_inclusive=False, high_inclusive=False)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_callback(callback)
+    check_loop(tol, max_iter, callback)
     Xm = prob.X
     if sp.issparse(Xm):
         Xm = sp.csr_matrix(Xm)

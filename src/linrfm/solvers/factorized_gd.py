@@ -22,12 +22,12 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_random_state, check_scalar
+from .._validation import check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
 from ..iteration import Method, Stop, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
-from ._params import finished
+from ._params import check_loop, finished
 
 __all__ = ["factorized_gd", "factorized_objective", "FactorGD", "Armijo"]
 
@@ -311,9 +311,7 @@ def factorized_gd(
     random_state : None, int or numpy.random.Generator
         Seed of the initialization.
     %(callback)s
-    checkpoint, resume : optional
-        Passed to :func:`~linrfm.iteration.iterate`: ``checkpoint(Checkpoint)`` after
-        iterations; ``resume=`` a checkpoint of this fit on the same data continues it.
+    %(checkpoint)s
 
     Returns
     -------
@@ -328,9 +326,7 @@ def factorized_gd(
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, low_inclusive=False)
     check_scalar(damping, "damping", low=0, low_inclusive=False)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_callback(callback)
+    check_loop(tol, max_iter, callback)
     rng = check_random_state(random_state)
     U = init_scale * rng.standard_normal((n, k))
     V = init_scale * rng.standard_normal((d, k))

@@ -15,7 +15,6 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback
 from ..results import DenseResult
 from ._params import finished
 from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
@@ -116,8 +115,7 @@ def soft_impute_sense(
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)
-    check_path_params(lam, lam_ratio, n_lams, tol, max_iter)
-    check_callback(callback)
+    check_path_params(lam, lam_ratio, n_lams, tol, max_iter, callback)
     op, y = problem.operator, problem.y
     L = operator_norm2(op)
     if L == 0:

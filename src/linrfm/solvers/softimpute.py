@@ -22,7 +22,6 @@ from .._docs import fill_doc
 from .._scaling import data_scale, scale_free
 from .._validation import (
     check_bool,
-    check_callback,
     check_option,
     check_random_state,
     check_scalar,
@@ -273,11 +272,10 @@ def soft_impute_complete(
         ``lam``, ``rel_change`` (1 for a step from zero), ``rank`` and ``objective``.
     """
     t0 = time.perf_counter()
-    check_path_params(lam, lam_ratio, n_lams, tol, max_iter)
+    check_path_params(lam, lam_ratio, n_lams, tol, max_iter, callback)
     check_scalar(path_tol, "path_tol", low=0, low_inclusive=False, allow_none=True)
     check_bool(accelerate, "accelerate")
     check_option(solver, "solver", ("auto", "dense", "lowrank"))
-    check_callback(callback)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
     check_scalar(
