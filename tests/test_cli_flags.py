@@ -51,6 +51,7 @@ EXAMPLES = {
     "val_fraction": (["--val-fraction", "0.2"], 0.2),
     "memory_limit": (["--memory-limit", "1GiB"], 2**30),
     "device": (["--device", "cpu"], "cpu"),
+    "kernel_rank": (["--kernel-rank", "16"], 16),
 }
 # an invalid value of each flag with a bounded type or a set of choices, and the message
 BAD = {
@@ -70,6 +71,7 @@ BAD = {
     # in argparse's bounds, out of the estimator's: its own check, naming the flag
     "val_fraction": (["--val-fraction", "1"], "--val-fraction 1: The 'val_fraction' parameter"),
     "memory_limit": (["--memory-limit", "0"], "argument --memory-limit"),
+    "kernel_rank": (["--kernel-rank", "0"], "argument --kernel-rank: expected 'auto' or an"),
 }
 
 

@@ -124,6 +124,9 @@ def test_ratings_completer_chooses_a_weight_on_validation():
         ({"cooccurrence": "high"}, "'cooccurrence' parameter"),
         ({"kernel_side": "up"}, "kernel_side"),
         ({"client": object(), "cooccurrence": 0.5}, "With a 'client'"),
+        # the rank-capped kernel (linrfm.ratings.lowrank) takes none of them
+        ({"kernel_rank": 3, "cooccurrence": 0.5}, "rank-capped kernel .* 'cooccurrence'"),
+        ({"kernel_rank": 3, "refit": "warm", "dtype": "float32"}, "'refit', 'dtype'"),
     ],
 )
 def test_ratings_completer_bad_cooccurrence(kw, match):
@@ -154,7 +157,8 @@ def test_warm_refit_is_one_iteration_from_the_chosen_iterate(tmp_path):
     warm.save(tmp_path / "m.npz")
     back = RatingsCompleter.load(tmp_path / "m.npz")
     assert back.refit == "warm" and back.cooccurrence == 0.5 and back.kernel_side == "row"
-    np.testing.assert_array_equal(back.predict_index(r, c), pred)
+    # the model file stores float32 where accuracy allows (linrfm.ratings.persist)
+    np.testing.assert_allclose(back.predict_index(r, c), pred, rtol=1e-6)
 
 
 def test_bad_refit_is_refused():

@@ -224,6 +224,30 @@ def prepare_study_out(out, default: str, csv_name: str, *, quick: bool, force: b
     return str(out)
 
 
+def add_study(subparsers, name: str, cmd, *, quick: str, **texts):
+    """The sub-command of the study ``name``, run by ``cmd``, with the options every study
+    takes: --out (see :func:`prepare_study_out`), --quick (``quick`` says what its grid
+    is), --force, --no-plot, --no-progress and :func:`add_common`'s. ``texts`` are
+    argparse's ``help`` and ``description``. Returns the parser, for the study's own."""
+    p = subparsers.add_parser(name, **texts)
+    p.add_argument(
+        "--out",
+        default=None,
+        help=f"output directory (default ./{STUDY_ROOT}/{name}, or {name}-quick with --quick)",
+    )
+    p.add_argument("--quick", action="store_true", help=quick)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it holds results of the other kind (quick or full)",
+    )
+    p.add_argument("--no-plot", action="store_true", help="skip the plots")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common(p)
+    p.set_defaults(func=cmd)
+    return p
+
+
 def add_common(parser) -> None:
     """``--json`` and ``--debug``, on every command."""
     parser.add_argument(
@@ -232,6 +256,18 @@ def add_common(parser) -> None:
     parser.add_argument(
         "--debug", action="store_true", help="on an error, show the full Python traceback"
     )
+
+
+def add_int(parser, flag: str, default: int, what: str, low: int = 1) -> None:
+    """An integer option ``flag`` (at least ``low``) whose help states its default."""
+    parser.add_argument(
+        flag, type=integer(low), default=default, help=f"{what} (default {default})"
+    )
+
+
+def options(args, *names) -> dict:
+    """The options ``names`` of the parsed command line, as keyword arguments."""
+    return {name: getattr(args, name) for name in names}
 
 
 def _plain(x):

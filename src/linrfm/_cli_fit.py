@@ -34,6 +34,18 @@ class Flag:
     metavar: str | None = None
 
 
+def auto_or_rank(text: str):
+    """An argparse type: 'auto' or an integer >= 1 (``--kernel-rank``)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return integer(1)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or an integer >= 1; got {text!r}"
+        ) from None
+
+
 FLAGS = (
     Flag("--alpha", "alpha", "lin-RFM power: the kernel is G^(2 alpha)", real(0, low_open=True),
          ("linrfm",), metavar="A"),
@@ -69,6 +81,9 @@ FLAGS = (
          "settings", real(0, 1, low_open=True), metavar="F"),
     Flag("--memory-limit", "memory_limit", "most bytes the fit may hold (e.g. 4GiB, 500M)",
          byte_size, metavar="BYTES"),
+    Flag("--kernel-rank", "kernel_rank", "rank of lin-RFM's column kernel ('auto': the "
+         "full kernel when it fits --memory-limit, else 64)", auto_or_rank, ("linrfm",),
+         metavar="R"),
     Flag("--device", "device", "where the fit runs (e.g. cpu, cuda, cuda:1)", str,
          metavar="DEVICE"),
 )  # fmt: skip

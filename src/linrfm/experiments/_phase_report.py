@@ -163,9 +163,7 @@ def plot(rows, out_dir):
             f"{kind}: fraction of seeds with rel. error <= {SUCCESS:g} (c: coverage-limited)",
             fontsize=9,
         )
-        fig.tight_layout()
         path = os.path.join(out_dir, f"phase_{kind}.png")
         save_figure(fig, path, dpi=110)
-        plt.close(fig)
         paths.append(path)
     return paths

@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._cli_args import UsageError, add_common, integer, prepare_study_out, print_json, real
+from .._cli_args import UsageError, add_study, integer, prepare_study_out, print_json, real
 from ..datasets import make_completion, make_sensing
 from ..methods import Variant
 from ..problems import CoverageWarning
@@ -357,24 +357,16 @@ def _cmd(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``linrfm experiment phase``."""
-    p = subparsers.add_parser(
+    p = add_study(
+        subparsers,
         "phase",
+        _cmd,
+        quick="a tiny grid (smoke test, < 1 min)",
         help="phase transitions over (rank, rho) for completion and Gaussian sensing",
         description="Success (rel. error <= 1e-3) of every method over a grid of rank and "
         "oversampling rho = n_obs / (r (n + d - r)). Finished trials are cached in "
         f"OUT/{CSV_NAME} and skipped on a re-run; OUT/summary.md and heatmap PNGs are "
         "written from all rows.",
-    )
-    p.add_argument(
-        "--out",
-        default=None,
-        help="output directory (default ./linrfm-results/phase, or phase-quick with --quick)",
-    )
-    p.add_argument("--quick", action="store_true", help="a tiny grid (smoke test, < 1 min)")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="write into --out even if it holds results of the other kind (quick or full)",
     )
     p.add_argument(
         "--problems",
@@ -424,7 +416,3 @@ def register(subparsers) -> None:
         "cell first) and stop after the first cell under 90%% success: the same thresholds "
         "as the full grid, without the failing cells below them",
     )
-    p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_common(p)
-    p.set_defaults(func=_cmd)

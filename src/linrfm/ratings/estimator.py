@@ -3,7 +3,6 @@ iteration count on held-out observations, predict, recommend, fold in a new row.
 
 from __future__ import annotations
 
-import numbers
 import time
 import warnings
 
@@ -12,32 +11,23 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_option, check_random_state, check_scalar
+from .._validation import check_random_state
 from ..problems import CoverageWarning, MatrixCompletion
 from ..solvers.linrfm import lin_rfm_complete
 from ..solvers.softimpute import lambda_max, soft_impute_complete
 from . import persist
+from ._params import check_params, full_kernel_only
 from ._predict import RatingsPredictions
 from ._tables import as_ratings
-from .biases import BIASES, fit_biases
+from .biases import fit_biases
+from .lowrank import Prepared, kernel_plan, lowrank_lin_rfm
 from .model import RatingsModel
 
 __all__ = ["RatingsCompleter"]
 
-METHODS = ("linrfm", "softimpute")
-
 
 def _rmse(a, b):
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
-
-
-def _floats(x):
-    """``x`` (a number or a sequence of them) as a list of floats; [] if it is neither."""
-    try:
-        out = [float(v) for v in np.atleast_1d(np.asarray(x, dtype=object))]
-    except (TypeError, ValueError):
-        return []
-    return out if all(np.isfinite(out)) else []
 
 
 def _from_model(name, doc):
@@ -112,6 +102,18 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         A progress bar over the fits.
     random_state : None or int, default=0
         Seeds the validation split.
+    memory_limit : float, default=2 GiB
+        Bytes the lin-RFM fit's working arrays may take (as in
+        :func:`linrfm.lin_rfm_complete`). The full kernel (``d x d`` or ``n x n``) is
+        used when a plan of :func:`linrfm.lin_rfm_plan` fits it; otherwise, with
+        ``kernel_rank='auto'`` and ``variant='auto'``, the rank-capped kernel
+        (:mod:`linrfm.ratings.lowrank`). When even that does not fit, ``fit`` raises
+        ``MemoryError`` naming ``memory_limit`` before any fitting.
+    kernel_rank : 'auto' or int >= 1, default='auto'
+        An integer keeps the column kernel at that rank, as a ``d x rank`` factor
+        (:mod:`linrfm.ratings.lowrank`: memory ``O(|Omega| + (n + d) rank)``, the model
+        file holds two factors; ``linrfm complete --checkpoint`` does not checkpoint it);
+        'auto' uses the full kernel when it fits ``memory_limit`` and rank 64 otherwise.
     client : distributed.Client, optional
         Fit the lin-RFM residual on the workers of this Dask cluster (the one-sided
         coefficient iteration of :func:`linrfm.lin_rfm_complete`; needs ``method='linrfm'``
@@ -168,6 +170,8 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         val_fraction=0.1,
         progress=False,
         random_state=0,
+        memory_limit=2**31,
+        kernel_rank="auto",
         client=None,
     ):
         self.method = method
@@ -187,58 +191,14 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         self.val_fraction = val_fraction
         self.progress = progress
         self.random_state = random_state
+        self.memory_limit = memory_limit
+        self.kernel_rank = kernel_rank
         self.client = client
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self):
-        """The candidate ``(lams, cooccurrence weights)``, checked."""
-        check_option(self.method, "method", METHODS)
-        check_option(self.variant, "variant", ("auto", "one-sided", "two-sided"))
-        check_option(self.kernel_side, "kernel_side", ("auto", "row", "col"))
-        check_option(self.refit, "refit", ("full", "warm"))
-        if self.dtype is not None:
-            check_option(self.dtype, "dtype", ("float64", "float32"))
-        check_option(self.biases, "biases", BIASES)
-        check_scalar(self.alpha, "alpha", low=0, low_inclusive=False)
-        check_scalar(self.max_iter, "max_iter", kind=numbers.Integral, low=1)
-        check_scalar(self.n_lams, "n_lams", kind=numbers.Integral, low=1)
-        check_scalar(self.lam_ratio, "lam_ratio", low=0, high=1, low_inclusive=False)
-        check_scalar(self.bias_reg, "bias_reg", low=0)
-        check_scalar(
-            self.val_fraction,
-            "val_fraction",
-            low=0,
-            high=1,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
-        lams = _floats(self.lams)
-        if not lams or not all(np.isfinite(lams)) or min(lams) < 0:
-            raise ValueError(
-                f"The 'lams' parameter must be a non-empty sequence of finite ridges >= 0; "
-                f"got {self.lams!r}."
-            )
-        weights = _floats(self.cooccurrence)
-        if not weights or not all(0 <= w < 1 for w in weights):
-            raise ValueError(
-                f"The 'cooccurrence' parameter must be a weight in [0, 1) or a non-empty "
-                f"sequence of them; got {self.cooccurrence!r}."
-            )
-        if self.client is not None and (self.method, self.variant) not in (
-            ("linrfm", "auto"),
-            ("linrfm", "one-sided"),
-        ):
-            raise ValueError(
-                "With a 'client', RatingsCompleter fits the one-sided lin-RFM on the cluster: "
-                f"'method' must be 'linrfm' and 'variant' 'auto' or 'one-sided'; got "
-                f"method={self.method!r}, variant={self.variant!r}."
-            )
-        if self.client is not None and (any(weights) or self.kernel_side != "auto"):
-            raise ValueError(
-                "With a 'client', 'cooccurrence' must be 0 and 'kernel_side' 'auto'; got "
-                f"cooccurrence={self.cooccurrence!r}, kernel_side={self.kernel_side!r}."
-            )
-        return lams, weights
+        """The candidate ``(lams, cooccurrence weights)``, checked (:mod:`._params`)."""
+        return check_params(self)
 
     def _split(self, r, c, resid, shape):
         """The problems on the kept and on all observations, and the held-out triples.
@@ -296,6 +256,14 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
         mu, bu, bi = fit_biases(r, c, v, shape, kind=self.biases, reg=self.bias_reg)
         resid = v - mu - bu[r] - bi[c]
         fit_p, full_p, val = self._split(r, c, resid, shape)
+        # the kernel's form, or a MemoryError naming memory_limit, before any fitting
+        self._rank = self._prepared = None
+        if self.method == "linrfm" and self.client is None:
+            self._rank = kernel_plan(
+                full_p, self.kernel_rank, self.variant, float(self.memory_limit)
+            )
+            if self._rank is not None:
+                full_kernel_only(self, weights, "the full kernel exceeds memory_limit")
 
         bar = None
         if self.progress:
@@ -310,6 +278,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
             else:
                 result, self.chosen_ = self._fit_softimpute(fit_p, full_p, val, bar)
         finally:
+            self._prepared = None
             if bar is not None:
                 bar.close()
         self.model_ = RatingsModel(
@@ -332,6 +301,12 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
     def _linrfm(self, prob, lam, max_iter, callback=None, scores=None, cooccurrence=0.0, init=None):
         # Run for a number of iterations chosen on validation, not to a tolerance: the
         # ConvergenceWarning at max_iter is expected and silenced.
+        if self._rank is not None:  # the rank-capped kernel (no checkpoints)
+            if self._prepared is None or self._prepared.prob is not prob:
+                self._prepared = None  # free the last problem's first
+                self._prepared = Prepared(prob, self._rank, self.alpha)
+            return lowrank_lin_rfm(self._prepared, lam=lam, max_iter=max_iter, callback=callback)
+
         def fit(**kw):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -344,6 +319,7 @@ class RatingsCompleter(RatingsPredictions, BaseEstimator):
                     lam=lam,
                     tol=1e-300,
                     callback=callback,
+                    memory_limit=self.memory_limit,
                     client=self.client,
                     cooccurrence=cooccurrence,
                     kernel_side=self.kernel_side,

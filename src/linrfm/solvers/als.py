@@ -36,11 +36,12 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_random_state, check_scalar
+from .._validation import check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
 from ..iteration import Method, Stop, iterate
 from ..problems import MatrixCompletion, as_completion_problem
 from ..results import FactorResult
+from ._params import check_loop, finished
 from ._rowsolve import _bucket_edges
 from .softimpute import _observed_of_factors, lambda_max
 
@@ -357,13 +358,11 @@ def als_complete(
     """
     t0 = time.perf_counter()
     check_scalar(lam, "lam", low=0)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_loop(tol, max_iter, callback)
     check_scalar(
         val_fraction, "val_fraction", low=0, high=1, low_inclusive=False, high_inclusive=False
     )
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
-    check_callback(callback)
     rng = check_random_state(random_state)
     prob = as_completion_problem(X, shape)
     limit = min(prob.shape)
@@ -394,8 +393,4 @@ def als_complete(
         resume=resume,
     )
     method.params.update(extra, init_scale=init_scale, max_iter=max_iter)
-    res = method.result(run.n_iter)
-    res.converged = run.converged
-    res.history = run.history
-    res.elapsed = time.perf_counter() - t0
-    return res
+    return finished(method.result(run.n_iter), run, t0)

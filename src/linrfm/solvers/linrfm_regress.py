@@ -11,7 +11,6 @@ alpha = 1/2: l0 / log).
 
 from __future__ import annotations
 
-import numbers
 import time
 
 import numpy as np
@@ -20,12 +19,12 @@ import scipy.sparse as sp
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_bool, check_callback, check_option, check_real_array, check_scalar
+from .._validation import check_bool, check_option, check_real_array, check_scalar
 from ..identifiability import certify_sparse_recovery
 from ..iteration import Method, Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
 from ..results import VectorResult
-from ._params import finished, relative_change
+from ._params import check_loop, finished, relative_change
 
 __all__ = ["lin_rfm_regress", "lin_rfm_regress_step", "FORMS", "EPS_RULES"]
 
@@ -255,10 +254,8 @@ def lin_rfm_regress(
         takes the n x n form when ``n < d``.
     fit_intercept : bool, default=False
         Centre ``X`` and ``y`` (implicitly for sparse ``X``) and fit an intercept.
-    callback, checkpoint, resume : optional
-        Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
-        every iteration, ``info['result']`` the current iterate as a VectorResult; a fit
-        resumed from a checkpoint equals the uninterrupted one.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------
@@ -278,11 +275,9 @@ def lin_rfm_regress(
     check_scalar(eps, "eps", low=0, low_inclusive=False)
     check_option(eps_rule, "eps_rule", EPS_RULES)
     check_scalar(eps_min, "eps_min", low=0, low_inclusive=False)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_loop(tol, max_iter, callback)
     check_option(form, "form", FORMS)
     check_bool(fit_intercept, "fit_intercept")
-    check_callback(callback)
     n, d = prob.n_samples, prob.n_features
     design = _Design(prob.X, prob.y, bool(fit_intercept))
     params = {
