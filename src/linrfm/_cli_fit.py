@@ -70,8 +70,6 @@ FLAGS = (
          ("softimpute",), metavar="N"),
     Flag("--lam-ratio", "lam_ratio", "end of the SoftImpute path, as a fraction of lam_max",
          real(0, 1, low_open=True), ("softimpute",), metavar="R"),
-    Flag("--max-rank", "max_rank", "largest rank of the completion", integer(1),
-         ("softimpute",), metavar="K"),
     Flag("--biases", "biases", "remove the mean and row/column biases ('both'), the mean "
          "only, or nothing", choices=("both", "global", "none")),
     Flag("--bias-reg", "bias_reg", "ridge on the biases, in pseudo-observations", real(0),
@@ -84,8 +82,6 @@ FLAGS = (
     Flag("--kernel-rank", "kernel_rank", "rank of lin-RFM's column kernel ('auto': the "
          "full kernel when it fits --memory-limit, else 64)", auto_or_rank, ("linrfm",),
          metavar="R"),
-    Flag("--device", "device", "where the fit runs (e.g. cpu, cuda, cuda:1)", str,
-         metavar="DEVICE"),
 )  # fmt: skip
 
 
