@@ -123,7 +123,7 @@ class Lines:
         Gram matrices, one batched solve (no loop over lines). A line without observations
         gets zero. With ``lam_abs = 0`` a system may be singular (fewer independent
         observations than ``r``): the batch then takes the minimum-norm solutions (a
-        batched pseudo-inverse).
+        batched pseudo-inverse), as does a batch whose LU meets an exactly zero pivot.
         """
         k = F.shape[1]
         Fx = np.vstack([F, np.zeros((1, k))])
@@ -135,11 +135,21 @@ class Lines:
             G = FbT @ Fb
             rhs = FbT @ y[..., None]
             G[:, diag, diag] += lam_abs
-            if lam_abs > 0:  # every system is positive definite
-                out[mem] = np.linalg.solve(G, rhs)[..., 0]
-            else:
-                out[mem] = (np.linalg.pinv(G, hermitian=True) @ rhs)[..., 0]
+            out[mem] = _solve_batch(G, rhs, lam_abs)
         return out
+
+
+def _solve_batch(G, rhs, lam_abs):
+    """``G^-1 rhs`` for a stack of PSD systems: LU when the ridge makes them definite;
+    the minimum-norm solutions (a batched pseudo-inverse) without one, or when a ridge
+    below the rounding of ``G`` leaves a pivot exactly zero (met by the polish's 1e-14
+    ridge at 1000^2, rho = 1.5: "Singular matrix" from the batched LU)."""
+    if lam_abs > 0:
+        try:
+            return np.linalg.solve(G, rhs)[..., 0]
+        except np.linalg.LinAlgError:
+            pass
+    return (np.linalg.pinv(G, hermitian=True) @ rhs)[..., 0]
 
 
 def factor_change(U0, V0, U1, V1) -> float:
