@@ -13,7 +13,7 @@ from linrfm.experiments.phase import (
 )
 
 
-def _rows(spec):
+def _rows(spec, kappa="gaussian"):
     rows = []
     for method, rho, seed, ok in spec:
         cov = rho == 1.0  # a property of the problem, the same for every method
@@ -23,6 +23,7 @@ def _rows(spec):
                 "n": "50",
                 "rank": "2",
                 "rho": repr(rho),
+                "kappa": kappa,
                 "seed": str(seed),
                 "method": method,
                 "success": str(ok),
@@ -38,8 +39,8 @@ def test_thresholds_need_success_at_every_larger_rho():
     spec += [("a", 2.0, s, True) for s in range(10)]
     spec += [("b", rho, s, False) for rho in (1.0, 1.5, 2.0) for s in range(10)]
     th = thresholds(_rows(spec))
-    assert th[("completion", "a", 2)] == 2.0
-    assert th[("completion", "b", 2)] is None
+    assert th[("completion", "a", 2, "gaussian")] == 2.0
+    assert th[("completion", "b", 2, "gaussian")] is None
     cov = coverage_limited_cells(_rows(spec))
     assert list(cov) == [("completion", 2, 1.0)]
 
@@ -58,10 +59,12 @@ def test_quick_study_runs_resumes_and_plots(tmp_path, capsys):
     assert main(["experiment", "phase", "--quick", "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "## completion" in text and "## sensing" in text
-    with open(out / "phase_v2.csv") as fh:
+    with open(out / "phase_v3.csv") as fh:
         rows = list(csv.DictReader(fh))
     methods = {r["method"] for r in rows}
     assert {"lin-rfm-a0.5-two", "softimpute", "nuclear-norm", "deep-mf", "irls-p1"} <= methods
+    assert "scaled-gd" in methods  # a column of the default study
+    assert {r["kappa"] for r in rows} == {"gaussian"}  # no --kappa: the paper's generator
     assert all(r["rel_error"] for r in rows)
     # the two-sided lin-RFM solves the easy quick cells
     assert any(r["method"] == "lin-rfm-a0.5-two" and r["success"] == "True" for r in rows)
@@ -74,7 +77,7 @@ def test_quick_study_runs_resumes_and_plots(tmp_path, capsys):
         main(["experiment", "phase", "--quick", "--out", str(out), "--no-plot", "--no-progress"])
         == 0
     )
-    with open(out / "phase_v2.csv") as fh:
+    with open(out / "phase_v3.csv") as fh:
         assert len(list(csv.DictReader(fh))) == n
 
 

@@ -12,12 +12,17 @@ from .._cli_args import UsageError
 from ..datasets import make_completion, make_sensing
 from ..problems import CoverageWarning
 
-__all__ = ["GAUSSIAN", "default_rhos", "n_measurements", "planted", "check_kappas"]
+__all__ = ["GAUSSIAN", "default_rhos", "n_measurements", "planted", "check_kappas", "kappa_order"]
 
 # The ``kappa`` of a trial on the default generator: the paper's Gaussian factors, whose
 # condition number is whatever the draw gives (not kappa = 1, which is a different truth:
 # orthonormal factors with equal singular values).
 GAUSSIAN = "gaussian"
+
+
+def kappa_order(kappa):
+    """A sort key: the Gaussian factors first, then increasing kappa."""
+    return (kappa != GAUSSIAN, 0.0 if kappa == GAUSSIAN else float(kappa))
 
 
 def default_rhos():
@@ -77,4 +82,4 @@ def check_kappas(kappas, problems) -> list:
         out.add(k)
     if not out:
         raise UsageError("--kappa: give at least one value.")
-    return sorted(out, key=lambda k: (k != GAUSSIAN, 0.0 if k == GAUSSIAN else k))
+    return sorted(out, key=kappa_order)

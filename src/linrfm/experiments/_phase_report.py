@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from ._phase_problems import GAUSSIAN
+from ._phase_problems import GAUSSIAN, kappa_order
 from ._runner import pyplot, save_figure, write_text
 
 __all__ = [
@@ -34,10 +34,6 @@ def success_rate(rows, column="success"):
 def _kappa(row):
     k = row["kappa"]
     return k if k == GAUSSIAN else float(k)
-
-
-def _kappa_order(k):
-    return (k != GAUSSIAN, 0.0 if k == GAUSSIAN else k)
 
 
 def _kappa_text(k):
@@ -117,7 +113,7 @@ def write_summary(rows, path, level=0.9):
         "k) singular values geometric from 1 to 1/k.",
         "",
     ]
-    for kind, kappa in sorted({(k[0], k[3]) for k in th}, key=lambda x: (x[0], _kappa_order(x[1]))):
+    for kind, kappa in sorted({(k[0], k[3]) for k in th}, key=lambda x: (x[0], kappa_order(x[1]))):
         keys = [k for k in th if k[0] == kind and k[3] == kappa]
         ranks = sorted({k[2] for k in keys})
         methods = sorted({k[1] for k in keys})
@@ -157,7 +153,7 @@ def plot(rows, out_dir):
     cov = coverage_limited_cells(rows)
     paths = []
     for kind, kappa in sorted(
-        {(k[0], k[4]) for k in cells}, key=lambda x: (x[0], _kappa_order(x[1]))
+        {(k[0], k[4]) for k in cells}, key=lambda x: (x[0], kappa_order(x[1]))
     ):
         here = [k for k in cells if k[0] == kind and k[4] == kappa]
         methods = sorted({k[1] for k in here})

@@ -333,7 +333,8 @@ def _cmd(args) -> int:
         )
     if not args.no_plot:
         pyplot()  # matplotlib present, before any trial runs
-    out = prepare_study_out(args.out, "phase", CSV_NAME, quick=args.quick, force=args.force)
+    names = [CSV_NAME, "phase_v2.csv", "phase.csv"]  # older versions' rows count as results
+    out = prepare_study_out(args.out, "phase", names, quick=args.quick, force=args.force)
     rows, summary = run_phase(
         out,
         problems=args.problems,
