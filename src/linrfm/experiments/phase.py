@@ -331,6 +331,7 @@ def _cmd(args) -> int:
             run_limited=args.run_coverage_limited,
             down_to_threshold=args.down_to_threshold,
         )
+    check_kappas(args.kappa, args.problems)  # before the folder is made
     if not args.no_plot:
         pyplot()  # matplotlib present, before any trial runs
     names = [CSV_NAME, "phase_v2.csv", "phase.csv"]  # older versions' rows count as results
