@@ -195,22 +195,23 @@ def check_output_dir(path, option: str) -> Path:
     return p
 
 
-def prepare_study_out(out, default: str, csv_name: str, *, quick: bool, force: bool) -> str:
+def prepare_study_out(out, default: str, csv_name, *, quick: bool, force: bool) -> str:
     """The output folder of a study, checked and created before any trial runs.
 
     ``out`` None means ``./linrfm-results/<default>`` (``<default>-quick`` for a quick
     run), outside the repository's committed results. A folder that holds a --quick run is
     marked; a quick run refuses a folder whose CSV holds other results (a full study, such
     as the committed ones), and a full run refuses a folder of quick results, unless
-    ``force``.
+    ``force``. ``csv_name`` may be a list: the study's CSV and those of its older versions.
     """
     option = "--out"
     if out is None:
         out = os.path.join(STUDY_ROOT, default + ("-quick" if quick else ""))
     p = check_output_dir(out, option)
     marker = p / QUICK_MARKER
-    csv = p / csv_name
-    has_rows = csv.is_file() and csv.stat().st_size > 0
+    names = [csv_name] if isinstance(csv_name, str) else list(csv_name)
+    held_in = [c for c in names if (p / c).is_file() and (p / c).stat().st_size > 0]
+    has_rows, csv_name = bool(held_in), (held_in or names)[0]
     if has_rows and not force and marker.exists() != quick:
         held, run = ("--quick", "a full") if not quick else ("full", "a --quick")
         raise UsageError(
