@@ -190,13 +190,8 @@ def plot(rows, out_dir):
             "(c: coverage-limited)",
             fontsize=9,
         )
-<<<<<<< HEAD
-        path = os.path.join(out_dir, f"phase_{kind}.png")
-=======
-        fig.tight_layout()
         tag = "" if kappa == GAUSSIAN else f"_kappa{kappa:g}"
         path = os.path.join(out_dir, f"phase_{kind}{tag}.png")
->>>>>>> kappa
         save_figure(fig, path, dpi=110)
         paths.append(path)
     return paths
