@@ -132,3 +132,18 @@ def test_sparse_certificate_figures():
     assert "not smaller than the 10 samples" in certify_sparse_recovery(dense, X, X @ beta)
     assert "misses y" in certify_sparse_recovery(beta, X, X @ beta + 1.0)
     assert certify_sparse_recovery(dense, X.T, X.T @ dense[:10]) is None  # n >= d: unique
+
+
+def test_a_flat_tail_under_a_gap_is_not_a_rank():
+    # a rank-2 head over a floor of 1e-3 in 150 directions: s alone shows a gap of 2e3
+    # after 2 (and s_3 below the TAIL), but the floor's Frobenius norm (~1.2e-2) is not a
+    # gap below s_2 = 2; the phase study met such a one-sided stop at 200^2, kappa 1e4,
+    # 2.3 sigma_3 from the truth, reported converged before the tail was looked at
+    s = np.r_[200.0, 2.0, np.full(150, 1e-3)]
+    frob = float(np.sqrt(np.sum(s**2)))
+    assert certify_recovery(s, (200, 200), 4000, 0.0) is None
+    why = certify_recovery(s, (200, 200), 4000, 0.0, frobenius=frob)
+    assert why is not None and "tail of Frobenius norm 1.2e-02" in why
+    clean = np.r_[200.0, 2.0, np.full(150, 1e-9)]
+    frob = float(np.sqrt(np.sum(clean**2)))
+    assert certify_recovery(clean, (200, 200), 4000, 0.0, frobenius=frob) is None

@@ -221,7 +221,12 @@ def sensing_certificate(X, solver, symmetric: bool):
     residual = float(np.linalg.norm(solver.op.apply(X) - solver.y))
     residual = residual / solver.y_norm if solver.y_norm > 0 else residual
     return certify_recovery(
-        lambda k: top_singular_values(X, k), X.shape, solver.op.m, residual, symmetric=symmetric
+        lambda k: top_singular_values(X, k),
+        X.shape,
+        solver.op.m,
+        residual,
+        symmetric=symmetric,
+        frobenius=float(np.linalg.norm(X)),
     )
 
 
