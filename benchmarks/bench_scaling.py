@@ -48,7 +48,15 @@ OBS_D, WIDTH_N = 1000, 20_000
 STUDIES = {
     "methods": ("lin-rfm", "als", "softimpute"),
     "agop": ("lin-rfm-dense", "lin-rfm-sparse"),
+    "plan": ("lin-rfm", "lin-rfm-dense", "lin-rfm-sparse"),
 }
+# the cost model's check (study 'plan'): the two-sided plan on near-square problems, the
+# two one-sided AGOP paths on tall ones, small enough to run a few iterations each
+PLAN_GRID = [("plan", *p, ("lin-rfm",)) for p in [
+    (600, 400, 5, 20_000), (1500, 1500, 10, 150_000), (3000, 1000, 10, 150_000),
+    (2000, 2000, 10, 600_000)]] + [("plan", *p, ("lin-rfm-dense", "lin-rfm-sparse")) for p in [
+    (5000, 200, 5, 200_000), (12_000, 300, 10, 480_000), (100_000, 50, 5, 1_000_000),
+    (400_000, 20, 3, 2_000_000)]]  # fmt: skip
 
 
 def methods_grid(axes, obs, widths):
@@ -73,6 +81,35 @@ def agop_grid(quick):
     return [(axis, n, d, 5, 40 * n) for axis, n, d in pts]
 
 
+def lin_rfm_kw(method):
+    """lin-RFM's arguments: every default, or a one-sided AGOP path ('lin-rfm-dense')."""
+    if method == "lin-rfm":
+        return {}
+    return dict(variant="one-sided", agop=method.rsplit("-", 1)[1], memory_limit=2**36)
+
+
+def replan(rec):
+    """``lin_rfm_plan`` of a run's problem with the current cost model (the record keeps
+    the one of its time), from the counts of observations a row and a column."""
+    from types import SimpleNamespace
+
+    from linrfm.solvers.linrfm.plan import plan_fit
+
+    if "row_hist" in rec:
+        rc, cc = (np.repeat(np.arange(len(h)), h) for h in (rec["row_hist"], rec["col_hist"]))
+    else:  # a record from before the histograms: make the problem again (seeded)
+        from linrfm import make_completion
+
+        P = make_completion(
+            rec["n"], rec["d"], rec["rank"], rec["n_obs"], random_state=rec.get("seed", 0)
+        )
+        rc, cc = P.problem.row_counts, P.problem.col_counts
+    prob = SimpleNamespace(shape=(rec["n"], rec["d"]), n_obs=rec["n_obs"], row_counts=rc)
+    prob.col_counts = cc
+    kw = dict(variant="auto", agop="auto", memory_limit=2**31, **lin_rfm_kw(rec["method"]))
+    return plan_fit(prob, kw["variant"], kw["agop"], np.float64, float(kw["memory_limit"]))
+
+
 def fit(method, problem, rank, callback):
     """Run ``method``; returns lin-RFM's plan (the same arguments as its fit) or None."""
     from bench_als import solver
@@ -85,9 +122,7 @@ def fit(method, problem, rank, callback):
     if method == "als":
         solver("als", problem, rank, callback)
         return None
-    kw = {}
-    if method != "lin-rfm":  # lin-rfm-dense / lin-rfm-sparse: the one-sided AGOP paths
-        kw = dict(variant="one-sided", agop=method.rsplit("-", 1)[1], memory_limit=2**36)
+    kw = lin_rfm_kw(method)
     plan = lin_rfm_plan(problem, **kw)  # before tracing: not part of the fit's memory
     lin_rfm_complete(problem, callback=callback, **kw)
     return {k: plan[k] for k in ("variant", "side", "agop", "seconds_per_iter", "bytes")}
@@ -104,7 +139,7 @@ def child(method, n, d, rank, n_obs, cap, seed=0):
     P = make_completion(n, d, rank, n_obs, random_state=seed)
     rows, cols = P.unobserved(size=10_000, random_state=1)
     truth = P.truth(rows, cols)
-    rec = dict(method=method, n=n, d=d, rank=rank, n_obs=n_obs, cap_cpu_s=cap)
+    rec = dict(method=method, n=n, d=d, rank=rank, n_obs=n_obs, cap_cpu_s=cap, seed=seed)
     rec["generate_wall_s"] = time.perf_counter() - t0
     st = dict(cb=0.0, times=[], errs=[], peak=0)
 
@@ -137,6 +172,8 @@ def child(method, n, d, rank, n_obs, cap, seed=0):
         final_err=errs[-1] if errs else None,
         peak_traced_bytes=st["peak"],
         plan=plan,
+        row_hist=np.bincount(P.problem.row_counts).tolist(),
+        col_hist=np.bincount(P.problem.col_counts).tolist(),
         trace=[[round(t, 3), e] for t, e in zip(times, errs)],
     )
     print("RESULT " + json.dumps(rec), flush=True)
@@ -144,7 +181,7 @@ def child(method, n, d, rank, n_obs, cap, seed=0):
 
 def run_point(method, point, cap, seed):
     """One child process; a child killed by the wall timeout still leaves its iterations."""
-    axis, n, d, rank, n_obs = point
+    axis, n, d, rank, n_obs = point[:5]
     cmd = [sys.executable, os.path.abspath(__file__), "--child", method]
     cmd += [str(v) for v in (n, d, rank, n_obs, cap, seed)]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -184,7 +221,7 @@ def exponents(recs, methods):
 
 
 def xval(r):
-    return {"obs": r["n_obs"], "d": r["d"], "n": r["n"]}[r["axis"]]
+    return {"obs": r["n_obs"], "d": r["d"], "n": r["n"], "plan": r["n_obs"]}[r["axis"]]
 
 
 def tables(recs, methods):
@@ -216,7 +253,7 @@ def tables(recs, methods):
         "|---|" + "---|" * 10,
     ]
     for r in recs:
-        p = r.get("plan")
+        p = r.get("plan") and replan(r)
         if p and r.get("s_per_iter") and r.get("peak_traced_bytes"):
             mb, pb = r["peak_traced_bytes"] / 2**20, p["bytes"] / 2**20
             out.append(
@@ -277,6 +314,8 @@ def main(argv=None):
     methods = args.methods or STUDIES[args.study]
     if args.study == "agop":
         grid = agop_grid(args.quick)
+    elif args.study == "plan":
+        grid = PLAN_GRID
     elif args.quick:
         grid = [("obs", 300, 100, 3, 4000), ("obs", 600, 100, 3, 8000)]
         grid += [("d", 400, 60, 3, 5000), ("d", 400, 120, 3, 6000)]
@@ -299,8 +338,8 @@ def run_study(grid, methods, cap, seed, log):
     done = {key(r) for r in recs}
     print(f"uptime: {os.popen('uptime').read().strip()}", flush=True)
     for point in grid:
-        for m in methods:
-            axis, n, d, _, n_obs = point
+        for m in point[5] if len(point) > 5 else methods:
+            axis, n, d, _, n_obs = point[:5]
             if (axis, m, n, d, n_obs, cap) in done:
                 continue
             rec = run_point(m, point, cap, seed)
