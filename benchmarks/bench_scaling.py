@@ -149,8 +149,11 @@ def child(method, n, d, rank, n_obs, cap, seed=0):
         st["peak"] = max(st["peak"], tracemalloc.get_traced_memory()[1])
         pred = info["result"].predict(rows, cols)
         err = float(np.linalg.norm(pred - truth) / np.linalg.norm(truth))
+        # the result handed to the callback (the loop keeps it until the next one) and the
+        # evaluation's temporaries are not the solver's
         del pred
-        tracemalloc.reset_peak()  # the evaluation's temporaries are not the solver's
+        info.clear()
+        tracemalloc.reset_peak()
         st["cb"] += time.process_time() - c0
         st["errs"].append(err)
         print("ITER " + json.dumps([it, round(st["times"][-1], 3), err]), flush=True)
