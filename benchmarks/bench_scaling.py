@@ -106,8 +106,14 @@ def replan(rec):
         rc, cc = P.problem.row_counts, P.problem.col_counts
     prob = SimpleNamespace(shape=(rec["n"], rec["d"]), n_obs=rec["n_obs"], row_counts=rc)
     prob.col_counts = cc
-    kw = dict(variant="auto", agop="auto", memory_limit=2**31, **lin_rfm_kw(rec["method"]))
-    return plan_fit(prob, kw["variant"], kw["agop"], np.float64, float(kw["memory_limit"]))
+    kw = {"variant": "auto", "agop": "auto", "memory_limit": 2**31, **lin_rfm_kw(rec["method"])}
+    plan = plan_fit(prob, kw["variant"], kw["agop"], np.float64, float(kw["memory_limit"]))
+    ran = rec["plan"]  # the option the run took (the model may choose another now)
+    return next(
+        o
+        for o in plan["options"]
+        if (o["variant"], o["side"], o["agop"]) == (ran["variant"], ran["side"], ran["agop"])
+    )
 
 
 def fit(method, problem, rank, callback):

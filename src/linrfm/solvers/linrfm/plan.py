@@ -42,14 +42,16 @@ _OBS_BYTES = {
 def _side_cost(n_lines, width, counts):
     """Seconds per half-step of one side (lines regressed with a width^2 kernel), for the
     dense path (holds the n_lines x width iterate) and the coefficient path (AGOP from the
-    solve coefficients, no dense iterate; with the default momentum, whose cross Gram and
-    d x d products double the AGOP's work)."""
+    solve coefficients, no dense iterate; with the default momentum: four d x d products,
+    and ``_T_SPGEMM`` as measured covers both of its sparse Gram products)."""
     n_obs = float(np.sum(counts))
     sq = float(np.sum(counts.astype(np.float64) ** 2))
     solves = sq * _T_GATHER + float(np.sum(counts.astype(np.float64) ** 3)) * _T_FLOP
     solves += n_obs * _T_OBS
     dense_t = 2.0 * n_lines * width**2 * _T_FLOP + n_obs * width * _T_SPMM + solves
-    sparse_t = 8.0 * width**3 * _T_FLOP + 2.0 * sq * _T_SPGEMM + solves
+    # the sampled rows' product A K measures the change
+    sampled = n_obs * min(1.0, CHANGE_SAMPLE / max(n_lines, 1))
+    sparse_t = 8.0 * width**3 * _T_FLOP + sq * _T_SPGEMM + sampled * width * _T_SPMM + solves
     return {"dense_time": dense_t, "sparse_time": sparse_t}
 
 
@@ -123,18 +125,23 @@ def _options(prob, s):
     cc = _side_cost(d, n, prob.col_counts)  # columns regressed, n x n kernel
     options = []
     for side, c, lines, width in (("row", rc, n, d), ("col", cc, d, n)):
-        fixed = _FIXED_BYTES + _LINE_BYTES * lines + 3 * width * width * s
+        base = _FIXED_BYTES + _LINE_BYTES * lines
         dense_obs = _obs_bytes("dense", m, s, batch[side])
         # one-sided momentum keeps the last output too: the dense path holds two n x d
         # arrays during the solves, five while it extrapolates
-        dense_bytes = fixed + max(
-            2 * n * d * s + dense_obs["solve"], 5 * n * d * s + dense_obs["other"]
+        dense_bytes = (
+            base
+            + 3 * width * width * s
+            + max(2 * n * d * s + dense_obs["solve"], 5 * n * d * s + dense_obs["other"])
         )
-        sparse_bytes = (
-            fixed
-            + 7 * width * width * s
-            + 2 * min(CHANGE_SAMPLE, lines) * width * s
-            + max(_obs_bytes("sparse", m, s, batch[side]).values())
+        # the coefficient path: during the solves the AGOP, the last kernel and AGOP
+        # (momentum), the padded kernel and the last sampled rows; after, the Gram products
+        # and the new sampled rows too
+        sampled = min(CHANGE_SAMPLE, lines) * width * s
+        sparse_obs = _obs_bytes("sparse", m, s, batch[side])
+        sparse_bytes = base + max(
+            sparse_obs["solve"] + 4 * width * width * s + sampled,
+            sparse_obs["other"] + 10 * width * width * s + 2 * sampled,
         )
         options.append(("one-sided", side, "dense", c["dense_time"], dense_bytes))
         options.append(("one-sided", side, "sparse", c["sparse_time"], sparse_bytes))
