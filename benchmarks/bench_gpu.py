@@ -32,12 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_scale import PROBLEMS, TARGETS
+
 ROOT = Path(__file__).resolve().parent.parent
-PROBLEMS = {
-    "square": dict(n=5000, d=5000, rank=10, n_obs=1_000_000),
-    "tall": dict(n=500_000, d=2000, rank=10, n_obs=20_000_000),
-}
-TARGETS = (1e-3, 1e-6)
 
 
 def require_cuda():

@@ -12,7 +12,8 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_gpu.py"
 
 
 @pytest.fixture
-def bench_gpu():
+def bench_gpu(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # its sibling bench_scale.py
     spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
