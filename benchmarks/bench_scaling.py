@@ -279,6 +279,8 @@ def plot(recs, methods, path):
 
     plt = pyplot()
     axes_names = [a for a in ("obs", "n", "d") if any(r["axis"] == a for r in recs)]
+    if not axes_names:  # the plan study: a table, no axis to plot
+        return
     fig, axes = plt.subplots(2, len(axes_names), figsize=(4.5 * len(axes_names), 7), squeeze=False)
     for j, axis in enumerate(axes_names):
         for m in methods:
@@ -296,6 +298,7 @@ def plot(recs, methods, path):
     axes[0, 0].set_ylabel("CPU s / iteration (1 thread)")
     axes[1, 0].set_ylabel("peak traced MiB")
     for ax in axes.ravel():
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
         if ax.lines:
             ax.legend()
