@@ -36,6 +36,7 @@ __all__ = [
     "completion_residual",
     "certify_dense_completion",
     "certify_recovery",
+    "certify_sparse_recovery",
 ]
 
 #: the smallest ratio sigma_r / sigma_{r+1} that counts as a gap
@@ -187,3 +188,30 @@ def certify_dense_completion(X, prob):
         prob.n_obs,
         completion_residual(fitted, prob.values),
     )
+
+
+def certify_sparse_recovery(coef, X, y):
+    """None when an interpolating sparse vector is determined by ``n < d`` samples; else
+    the figures. The vector analogue of :func:`certify_recovery`: a support of ``k``
+    coefficients read from a gap in the sorted ``|coef|`` (:func:`detect_rank`), fewer than
+    the ``n`` samples (a generic ``n x d`` design determines a ``k``-sparse vector only
+    then), and ``y`` reproduced (relative residual below :data:`RESIDUAL`). With ``n >= d``
+    the least-squares answer is unique and nothing is checked. ``X`` is dense or sparse."""
+    n, d = X.shape
+    if n >= d:
+        return None
+    y = np.asarray(y, dtype=np.float64)
+    a = np.sort(np.abs(np.asarray(coef, dtype=np.float64)))[::-1]
+    k = detect_rank(a)
+    problems = []
+    if k >= n:
+        where = f"{k} coefficients above a gap of {GAP:g}" if k < a.size else "no gap"
+        problems.append(
+            f"its support ({where}) is not smaller than the {n} samples, so the data do not "
+            "determine it"
+        )
+    y_norm = float(np.linalg.norm(y))
+    residual = float(np.linalg.norm(X @ coef - y)) / y_norm if y_norm > 0 else 0.0
+    if not residual <= RESIDUAL:
+        problems.append(f"it misses y by a relative residual of {residual:.1e} (> {RESIDUAL:g})")
+    return "; ".join(problems) if problems else None

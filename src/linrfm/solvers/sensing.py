@@ -316,10 +316,8 @@ def lin_rfm_sense(
     init : ndarray of shape (n, d) or DenseResult, optional
         Starting iterate (default ``A*(y)``, the zero-filled observations for completion).
     %(progress)s
-    callback, checkpoint, resume : optional
-        Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
-        every iteration, ``info['result']`` the current iterate as a DenseResult; a fit
-        resumed from a checkpoint equals the uninterrupted one.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------

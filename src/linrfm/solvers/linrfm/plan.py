@@ -157,18 +157,22 @@ def _options(prob, s):
     return options
 
 
-def plan_fit(prob, variant, agop, dtype, memory_limit):
-    """:func:`lin_rfm_plan` on a checked :class:`~linrfm.problems.MatrixCompletion`."""
+def plan_fit(prob, variant, agop, dtype, memory_limit, kernel_side="auto"):
+    """:func:`lin_rfm_plan` on a checked :class:`~linrfm.problems.MatrixCompletion`;
+    ``kernel_side`` 'row' or 'col' keeps the options of that side only."""
     n, d = prob.shape
     options = _options(prob, np.dtype(dtype).itemsize)
     if variant != "auto":
         options = [o for o in options if o[0] == variant]
+    if kernel_side != "auto":
+        options = [o for o in options if o[1] == kernel_side]
     if agop != "auto":
         options = [o for o in options if o[2] == agop]
     if not options:
         raise ValueError(
-            f"variant={variant!r} with agop={agop!r} is not available: the two-sided "
-            "variant needs the dense iterate (agop='dense' or 'auto')."
+            f"variant={variant!r} with agop={agop!r} and kernel_side={kernel_side!r} is not "
+            "available: the two-sided variant needs the dense iterate (agop='dense' or "
+            "'auto') and starts on the rows (kernel_side='row' or 'auto')."
         )
     fits = [o for o in options if o[4] <= memory_limit]
     if not fits:
