@@ -136,7 +136,10 @@ def run_linrfm(planted, threads, target):
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        res = lin_rfm_complete(planted.problem, callback=callback, n_threads=threads)
+        try:
+            res = lin_rfm_complete(planted.problem, callback=callback, n_threads=threads)
+        except Exception as exc:  # recorded as this cell's failure, the grid goes on
+            return {"reached": False, "success": False, "error": f"{type(exc).__name__}: {exc}"}
     stop = time.perf_counter() - t0 - paused[0]
     abs_err = float(np.linalg.norm(res.to_dense() - truth))
     out = summarize(times, errors, stop, abs_err, norm_truth, sigma_r(planted), target)
@@ -247,8 +250,9 @@ def table(records) -> str:
     ]
     for r in records:
         lin, mir = r["linrfm"], r["matrixirls"]
-        ratio = f"{lin['seconds'] / mir['seconds']:.2f}" if "error" not in mir else "n/a"
-        if "error" not in mir and not (lin["reached"] and mir["reached"]):
+        failed = "error" in mir or "error" in lin
+        ratio = "n/a" if failed else f"{lin['seconds'] / mir['seconds']:.2f}"
+        if not failed and not (lin["reached"] and mir["reached"]):
             ratio += " (not both at target)"
         load = f"{r['load_before'][0]:.1f}-{r['load_after'][0]:.1f}"
         lines.append(
