@@ -7,7 +7,7 @@ shuffle of the observations into row blocks and the first iteration excluded). B
 per iteration follow from the design: the d x d kernel broadcast to every worker, and one
 d x d part (two with momentum) per block gathered back, 8 bytes a number.
 
-    python benchmarks/bench_dask.py [--quick] [--out benchmarks/results]
+    python benchmarks/bench_dask.py [--quick] [--n N --d D --per-row K --iters T] [--out DIR]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run(n, d, per_row, iters, workers=(1, 2)):
     out = {"n": n, "d": d, "n_obs": X.n_obs, "iters": iters}
     out["single"], ref = _per_iter(
         lambda cb: linrfm.lin_rfm_complete(
-            X, variant="one-sided", agop="sparse", checkpoint=cb, **kw
+            X, variant="one-sided", agop="sparse", checkpoint=cb, memory_limit=16e9, **kw
         )
     )
     rows, cols = P.unobserved()
@@ -81,11 +81,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--n", type=int, help="rows (default 100,000; --quick 20,000)")
+    ap.add_argument("--d", type=int, help="columns (default 500; --quick 200)")
+    ap.add_argument("--per-row", type=int, help="observations a row (default 100; --quick 40)")
+    ap.add_argument("--iters", type=int, help="iterations (default 8; --quick 6)")
     args = ap.parse_args()
-    if args.quick:
-        n, d, per_row, iters = 20_000, 200, 40, 6
-    else:
-        n, d, per_row, iters = 200_000, 1000, 150, 10
+    # the default takes minutes a configuration on one core: ~10 s an iteration
+    size = (20_000, 200, 40, 6) if args.quick else (100_000, 500, 100, 8)
+    given = (args.n, args.d, args.per_row, args.iters)
+    n, d, per_row, iters = (g if g is not None else s for g, s in zip(given, size))
     rec = run(n, d, per_row, iters)
     rec["quick"] = args.quick
     rec["loadavg_after"] = list(os.getloadavg())  # timings are only as good as the load

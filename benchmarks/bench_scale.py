@@ -1,8 +1,10 @@
 """Scale benchmarks for lin-RFM completion, with baselines in the same run (issue 5).
 
-``square``: 5,000 x 5,000, rank 10, 1,000,000 observed entries. lin-RFM (defaults), SoftImpute
-and standard IRLS-p, each in its own process (so each has its own peak resident memory) with
-a time limit. ``tall``: 500,000 x 2,000, rank 10, 20,000,000 observed, lin-RFM alone.
+``square``: 5,000 x 5,000, rank 10, 1,000,000 observed entries. lin-RFM (defaults), ALS (the
+true rank, ``bench_als.py``'s settings), SoftImpute and standard IRLS-p, each in its own
+process (so each has its own peak resident memory) with a time limit. ``tall``: 500,000 x
+2,000, rank 10, 20,000,000 observed, lin-RFM and ALS. lin-RFM and ALS record their error
+after every iteration and the seconds to 1e-3 and 1e-6 (``--stop-at`` ends them early).
 Errors are relative errors on 100,000 unobserved entries sampled uniformly (seeded); they
 are measured from outside the solvers (a callback for lin-RFM, whose own stopping rule never
 sees them).
@@ -25,6 +27,7 @@ import warnings
 
 import numpy as np
 
+TARGETS = (1e-3, 1e-6)
 PROBLEMS = {
     "square": dict(n=5000, d=5000, rank=10, n_obs=1_000_000),
     "tall": dict(n=500_000, d=2000, rank=10, n_obs=20_000_000),
@@ -53,6 +56,58 @@ def _report_memory(every=15.0):
     threading.Thread(target=loop, daemon=True).start()
 
 
+def traced_fit(args, P, err, rows, cols):
+    """lin-RFM (defaults) or ALS (the true rank, ``bench_als.py``'s settings), the error
+    measured through the callback (its time excluded) until ``--limit`` seconds."""
+    from bench_als import solver
+    from linrfm.solvers.linrfm import lin_rfm_complete, lin_rfm_plan
+
+    rec = {}
+    kw = {} if args.dtype is None else {"dtype": args.dtype}
+    if args.method == "lin-rfm":
+        plan = lin_rfm_plan(P.problem, memory_limit=args.memory_limit, **kw)
+        rec["plan"] = {k: plan[k] for k in ("variant", "side", "agop", "bytes")}
+    trace = []
+    paused = [0.0]
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    start = clock()
+    wall0 = time.perf_counter()
+
+    def cb(it, info):
+        t = clock()
+        e = err(info["result"].predict(rows, cols))
+        trace.append((it, round(t - start - paused[0], 2), e, info.get("lam", float("nan"))))
+        wall = time.perf_counter() - wall0
+        print(
+            f"  it {it} {args.clock}={trace[-1][1]}s wall={wall:.0f}s err={e:.2e} "
+            f"lam={trace[-1][3]:.1e} rss={peak_rss_gib():.2f}GiB",
+            flush=True,
+        )
+        paused[0] += clock() - t
+        return t - start - paused[0] > args.limit or e <= args.stop_at
+
+    if args.method == "als":
+        res = solver("als", P.problem, args.rank, cb)
+    else:
+        res = lin_rfm_complete(
+            P.problem, callback=cb, memory_limit=args.memory_limit, max_iter=args.max_iter, **kw
+        )
+    secs = clock() - start - paused[0]
+    reach = {f"{t:g}": next((s for _, s, e, _ in trace if e <= t), None) for t in TARGETS}
+    rec.update(
+        clock=args.clock,
+        seconds=secs,
+        n_iter=res.n_iter,
+        converged=res.converged,
+        rel_error=err(res.predict(rows, cols)),
+        seconds_to_target=next((s for _, s, e, _ in trace if e <= args.target), None),
+        seconds_to=reach,
+        trace=trace,
+        time_limit_hit=secs > args.limit,
+    )
+    return rec
+
+
 def run_one(args):
     """Run one method (in this process) and print one JSON record."""
     from linrfm import make_completion
@@ -74,46 +129,8 @@ def run_one(args):
     cpu0 = time.process_time()
     rec.update(generate_s=gen_s, rss_after_generate_gib=gen_rss, load_before=os.getloadavg()[0])
     warnings.simplefilter("ignore")
-    if args.method == "lin-rfm":
-        from linrfm.solvers.linrfm import lin_rfm_complete, lin_rfm_plan
-
-        kw = {} if args.dtype is None else {"dtype": args.dtype}
-        plan = lin_rfm_plan(P.problem, memory_limit=args.memory_limit, **kw)
-        rec["plan"] = {k: plan[k] for k in ("variant", "side", "agop", "bytes")}
-        trace = []
-        paused = [0.0]
-        clock = time.process_time if args.clock == "cpu" else time.perf_counter
-        start = clock()
-        wall0 = time.perf_counter()
-
-        def cb(it, info):
-            t = clock()
-            e = err(info["result"].predict(rows, cols))
-            trace.append((it, round(t - start - paused[0], 2), e, info["lam"]))
-            wall = time.perf_counter() - wall0
-            print(
-                f"  it {it} {args.clock}={trace[-1][1]}s wall={wall:.0f}s err={e:.2e} "
-                f"lam={info['lam']:.1e} rss={peak_rss_gib():.2f}GiB",
-                flush=True,
-            )
-            paused[0] += clock() - t
-            return t - start - paused[0] > args.limit
-
-        res = lin_rfm_complete(
-            P.problem, callback=cb, memory_limit=args.memory_limit, max_iter=args.max_iter, **kw
-        )
-        secs = clock() - start - paused[0]
-        reach = [t for it, t, e, _ in trace if e <= args.target]
-        rec.update(
-            clock=args.clock,
-            seconds=secs,
-            n_iter=res.n_iter,
-            converged=res.converged,
-            rel_error=err(res.predict(rows, cols)),
-            seconds_to_target=reach[0] if reach else None,
-            trace=trace,
-            time_limit_hit=secs > args.limit,
-        )
+    if args.method in ("lin-rfm", "als"):
+        rec.update(traced_fit(args, P, err, rows, cols))
     elif args.method == "softimpute":
         from linrfm.solvers import soft_impute_complete
 
@@ -152,6 +169,7 @@ def main():
     ap.add_argument("--limit", type=float, default=None, help="seconds per method")
     ap.add_argument("--target", type=float, default=None)
     ap.add_argument("--max-iter", type=int, default=1000)
+    ap.add_argument("--stop-at", type=float, default=0.0, help="stop at this error")
     ap.add_argument("--dtype", default=None)
     ap.add_argument(
         "--clock", choices=["wall", "cpu"], default="wall", help="lin-RFM's limit and times"
@@ -169,14 +187,15 @@ def main():
     if args.method:
         return run_one(args)
     methods = args.methods or (
-        ["lin-rfm", "softimpute", "irls"] if args.problem == "square" else ["lin-rfm"]
+        ["lin-rfm", "als", "softimpute", "irls"] if args.problem == "square" else ["lin-rfm", "als"]
     )
     print(f"uptime: {os.popen('uptime').read().strip()}", flush=True)
     out = []
     timeout = args.timeout or args.limit + (60 if args.problem == "square" else 600)
     for m in methods:
         cmd = [sys.executable, __file__, args.problem, "--method", m]
-        for k in ("n", "d", "rank", "n_obs", "seed", "n_eval", "limit", "target", "max_iter"):
+        for k in ("n", "d", "rank", "n_obs", "seed", "n_eval", "limit", "target", "max_iter",
+                  "stop_at"):  # fmt: skip
             cmd += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
         cmd += ["--memory-limit", str(args.memory_limit), "--clock", args.clock]
         if args.dtype:

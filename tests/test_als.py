@@ -211,3 +211,13 @@ def test_resume_with_another_rank_is_refused(planted):
         als_complete(planted.problem, rank=3, max_iter=1, checkpoint=saved.append)
     with pytest.raises(ValueError, match="rank=2 does not match"):
         als_complete(planted.problem, rank=2, resume=saved[0])
+
+
+def test_a_ridge_below_rounding_falls_back_to_the_minimum_norm_solution():
+    # the polish's ridge (1e-14 of a direction's share) can vanish in G's rounding: a line
+    # with one observation against factor rows [1, 1] gives G + lam I == [[1, 1], [1, 1]]
+    # exactly, whose LU raised "Singular matrix" out of lin_rfm_complete (1000^2, rho 1.5)
+    prob = MatrixCompletion(np.array([0, 1]), np.array([0, 1]), np.array([3.0, 2.0]), (2, 2))
+    F = np.array([[1.0, 1.0], [1.0, -1.0]])
+    out = Lines.rows_of(prob).solve(F, 1e-20)
+    np.testing.assert_allclose(out, [[1.5, 1.5], [1.0, -1.0]], rtol=1e-12)

@@ -82,7 +82,7 @@ def test_quick_studies_write_outside_the_committed_results(tmp_path, monkeypatch
     assert main([*argv, "--no-plot", "--no-progress", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["out"] == os.path.join("linrfm-results", "phase-quick") and res["n_rows"] >= 1
-    assert (tmp_path / "linrfm-results" / "phase-quick" / "phase_v2.csv").is_file()
+    assert (tmp_path / "linrfm-results" / "phase-quick" / "phase_v3.csv").is_file()
     assert (committed / "phase_v2.csv").read_text() == "problem,n\ncompletion,200\n"
     # a quick run into a folder of full results is refused unless --force
     with pytest.raises(SystemExit) as info:

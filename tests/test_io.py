@@ -189,12 +189,23 @@ def test_unreadable_files_are_named_with_what_was_expected(tmp_path, name, conte
         read_ratings(path, "user", "item", "stars")
 
 
-def test_a_tab_separated_txt_read_as_one_column_hints_at_sep(tmp_path):
+@pytest.mark.parametrize("sep", ["\t", ";", "|"])
+def test_a_txt_that_reads_as_one_column_is_sniffed(tmp_path, sep):
+    path = tmp_path / "ratings.txt"
+    _frame().to_csv(path, sep=sep, index=False)
+    sniffed = read_ratings(path, "user", "item", "stars")
+    assert sniffed.report["sniffed_sep"] == sep
+    given = read_ratings(path, "user", "item", "stars", sep=sep)
+    assert "sniffed_sep" not in given.report
+    np.testing.assert_array_equal(sniffed.values, given.values)
+    np.testing.assert_array_equal(sniffed.row_ids, given.row_ids)
+
+
+def test_a_wrong_separator_given_hints_at_sep(tmp_path):
     path = tmp_path / "ratings.txt"
     _frame().to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match=r"The header holds tab .* Pass sep="):
-        read_ratings(path, "user", "item", "stars")
-    assert read_ratings(path, "user", "item", "stars", sep="\t").n_obs == 5
+        read_ratings(path, "user", "item", "stars", sep=";")  # given: not sniffed
 
 
 def test_a_folder_is_not_a_file(tmp_path):

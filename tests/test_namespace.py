@@ -42,6 +42,15 @@ def test_import_linrfm_is_lazy():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_subpackages_are_attributes_without_an_import():
+    # `import linrfm; linrfm.datasets.make_completion(...)` as with numpy.linalg
+    code = "import linrfm; print(linrfm.datasets.make_completion.__name__, linrfm.flat.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["make_completion", "linrfm.flat"]
+    with pytest.raises(AttributeError, match="no attribute '_atomic_nope'"):
+        getattr(linrfm, "_atomic_nope")  # noqa: B009
+
+
 @pytest.mark.parametrize("module", [linrfm, linrfm.solvers], ids=["linrfm", "solvers"])
 @pytest.mark.parametrize("old", sorted(RENAMED))
 def test_old_names_resolve_to_the_new_with_a_warning(module, old):

@@ -12,9 +12,12 @@ pd = pytest.importorskip("pandas")
 from linrfm.io import read_ratings  # noqa: E402
 from linrfm.ratings import FORMAT_VERSION, RatingsCompleter, persist  # noqa: E402
 from linrfm.ratings.model import completion_gram  # noqa: E402
-from linrfm.results import KernelResult  # noqa: E402
+from linrfm.results import FactorResult, KernelResult  # noqa: E402
 
 NEW_ROW = ([0, 7, 14], [3.0, 4.0, 2.0])
+# The file stores the kernel and coefficients in float32 (format 3): a relative rounding
+# of 2^-24 per number moves a prediction (ratings ~3, terms of that size) by ~1e-7.
+ATOL = 1e-5
 
 
 def _table(seed=0, n=25, d=18):
@@ -38,21 +41,23 @@ def _all_pairs(model):
 
 def _assert_same_model(a, b):
     rows, cols = _all_pairs(a)
-    np.testing.assert_array_equal(a.predict_index(rows, cols), b.predict_index(rows, cols))
-    np.testing.assert_array_equal(a.predict_new_row(*NEW_ROW), b.predict_new_row(*NEW_ROW))
+    pa, pb = a.predict_index(rows, cols), b.predict_index(rows, cols)
+    np.testing.assert_allclose(pa, pb, rtol=0, atol=ATOL)
+    na, nb = a.predict_new_row(*NEW_ROW), b.predict_new_row(*NEW_ROW)
+    np.testing.assert_allclose(na, nb, rtol=0, atol=ATOL)
     assert a.chosen_ == b.chosen_ and a.n_iter_ == b.n_iter_ and a.names_ == b.names_
     np.testing.assert_array_equal(a.row_ids_, b.row_ids_)
     np.testing.assert_array_equal(a.col_ids_, b.col_ids_)
     assert (a.observed_ != b.observed_).nnz == 0
 
 
-def test_round_trip_is_exact_and_the_file_carries_version_and_checksum(fitted, tmp_path):
+def test_round_trip_within_float32_and_the_file_carries_version_and_checksum(fitted, tmp_path):
     path = tmp_path / "m.npz"
     fitted.save(path)
     _assert_same_model(fitted, RatingsCompleter.load(path))
     with np.load(path) as f:
         meta = json.loads(str(f["meta"]))
-    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert meta["format_version"] == FORMAT_VERSION == 3
     assert meta["checksum"].startswith("sha256:")
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary left
 
@@ -144,14 +149,18 @@ def test_a_format_1_file_still_loads(fitted, tmp_path):
     _assert_same_model(fitted, RatingsCompleter.load(path))
 
 
-def test_loaded_models_never_build_the_dense_completion(fitted, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kernel_rank, cls", [("auto", KernelResult), (4, FactorResult)])
+def test_loaded_models_never_build_the_dense_completion(
+    fitted, tmp_path, monkeypatch, kernel_rank, cls
+):
     path = tmp_path / "m.npz"
-    fitted.save(path)
+    model = fitted if kernel_rank == "auto" else RatingsCompleter(kernel_rank=4).fit(_table())
+    model.save(path)
 
     def refuse(self):
         raise AssertionError("to_dense called")
 
-    monkeypatch.setattr(KernelResult, "to_dense", refuse)
+    monkeypatch.setattr(cls, "to_dense", refuse)
     model = RatingsCompleter.load(path)
     model.predict(["u1", "u2"], [0, 7])
     model.recommend("u3", k=4)
@@ -169,3 +178,27 @@ def test_completion_gram_equals_the_dense_gram(side, replace):
     res = KernelResult(shape=(n, d), side=side, coef=coef, kernel=W @ W.T, lam=0.7, replace=replace)
     B = res.to_dense()
     np.testing.assert_allclose(completion_gram(res, chunk=4), B.T @ B, rtol=1e-12, atol=1e-12)
+
+
+def test_a_format_2_file_float64_predicts_exactly_as_before(fitted, tmp_path):
+    # format 2 (main before issue 19) kept every array in float64: such a file gives the
+    # fitted model's predictions exactly, as it did
+    path = tmp_path / "v2.npz"
+    fitted.save(path)
+    res = fitted.result_
+
+    def to_v2(meta, arrays):
+        meta["format_version"] = 2
+        arrays.update(coef_data=res.coef.data, kernel=res.kernel)
+        meta["checksum"] = persist._checksum(meta, arrays)
+
+    _rewrite(path, to_v2)
+    loaded = RatingsCompleter.load(path)
+    rows, cols = _all_pairs(fitted)
+    assert loaded.result_.kernel.dtype == np.float64
+    np.testing.assert_array_equal(
+        loaded.predict_index(rows, cols), fitted.predict_index(rows, cols)
+    )
+    np.testing.assert_array_equal(
+        loaded.predict_new_row(*NEW_ROW), fitted.predict_new_row(*NEW_ROW)
+    )

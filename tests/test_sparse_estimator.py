@@ -62,3 +62,18 @@ def test_clone_pickle_and_bad_input():
         LinRFMRegressor().fit(np.full((3, 2), np.nan), np.ones(3))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         LinRFMRegressor().fit(np.ones((3, 2)), np.ones(4))
+
+
+@pytest.mark.parametrize("fmt", ["coo", "csr"])
+def test_sparse_design_with_a_duplicate_entry_is_refused(fmt):
+    # scipy keeps duplicates in COO (and in a CSR built from raw arrays) and adds them up;
+    # completion refuses duplicate pairs, so regression does too rather than summing silently
+    rows, cols = np.array([0, 0, 1, 2, 3]), np.array([0, 0, 1, 2, 3])
+    if fmt == "coo":
+        X = sp.coo_matrix((np.ones(5), (rows, cols)), shape=(4, 4))
+    else:
+        X = sp.csr_matrix((np.ones(5), np.array([0, 0, 1, 2, 3]), [0, 2, 3, 4, 5]), shape=(4, 4))
+    with pytest.raises(ValueError, match="more than once"):
+        LinRFMRegressor().fit(X, np.ones(4))
+    with pytest.raises(ValueError, match="more than once"):
+        lin_rfm_regress(X, np.ones(4))

@@ -28,6 +28,25 @@ _SUBMODULES = (
 )
 
 
+def _names(path: pathlib.Path) -> list:
+    """The names a module's ``__all__`` lists: strings, or ``*part.__all__`` of a module
+    ``part`` beside it (a package listing its modules' names), read without importing."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            getattr(t, "id", None) == "__all__" for t in node.targets
+        ):
+            return [
+                n
+                for e in node.value.elts
+                for n in (
+                    _names(path.parent / f"{e.value.value.id}.py")
+                    if isinstance(e, ast.Starred)
+                    else [ast.literal_eval(e)]
+                )
+            ]
+    return []
+
+
 @functools.cache
 def _index() -> dict:
     """Public name -> the module defining it, read from each submodule's ``__all__``
@@ -36,12 +55,8 @@ def _index() -> dict:
     out = {}
     for mod in _SUBMODULES:
         path = here / mod / "__init__.py" if (here / mod).is_dir() else here / f"{mod}.py"
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.Assign) and any(
-                getattr(t, "id", None) == "__all__" for t in node.targets
-            ):
-                for name in ast.literal_eval(node.value):
-                    out.setdefault(name, f".{mod}")
+        for name in _names(path):
+            out.setdefault(name, f".{mod}")
     return out
 
 
@@ -52,6 +67,9 @@ def _export(name):
         value = getattr(importlib.import_module(_index()[name], __name__), name)
         globals()[name] = value  # later look-ups skip __getattr__
         return value
+    here = pathlib.Path(__file__).parent
+    if not name.startswith("_") and ((here / name).is_dir() or (here / f"{name}.py").is_file()):
+        return importlib.import_module(f".{name}", __name__)  # linrfm.datasets without an import
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

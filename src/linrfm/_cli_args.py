@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "integer",
     "real",
     "separator",
+    "byte_size",
     "check_output_file",
     "check_output_dir",
     "check_input_file",
@@ -106,6 +108,26 @@ def separator(text: str) -> str:
     return sep
 
 
+def byte_size(text: str) -> int:
+    """An argparse type: a number of bytes >= 1, such as ``4GiB``, ``500M``, ``2e9`` (k, M,
+    G, T are powers of 1000; KiB, MiB, GiB, TiB of 1024; a trailing B is optional)."""
+    m = re.fullmatch(r"([0-9.e+-]+)\s*(?:([kmgt])(i)?)?b?", text.strip().lower())
+    try:
+        number = float(m[1]) if m else math.nan
+    except ValueError:
+        number = math.nan
+    if m and m[2]:
+        number *= (1024 if m[3] else 1000) ** ("kmgt".index(m[2]) + 1)
+    if not (1 <= number <= 2**62):  # NaN too
+        raise argparse.ArgumentTypeError(
+            f"expected a number of bytes >= 1 such as 4GiB, 500M or 2e9; got {text!r}"
+        )
+    return int(number)
+
+
+byte_size.bounds = (1, 2**62)
+
+
 def check_input_file(path, option: str) -> Path:
     """``path`` names an existing, readable file."""
     p = Path(path)
@@ -173,22 +195,23 @@ def check_output_dir(path, option: str) -> Path:
     return p
 
 
-def prepare_study_out(out, default: str, csv_name: str, *, quick: bool, force: bool) -> str:
+def prepare_study_out(out, default: str, csv_name, *, quick: bool, force: bool) -> str:
     """The output folder of a study, checked and created before any trial runs.
 
     ``out`` None means ``./linrfm-results/<default>`` (``<default>-quick`` for a quick
     run), outside the repository's committed results. A folder that holds a --quick run is
     marked; a quick run refuses a folder whose CSV holds other results (a full study, such
     as the committed ones), and a full run refuses a folder of quick results, unless
-    ``force``.
+    ``force``. ``csv_name`` may be a list: the study's CSV and those of its older versions.
     """
     option = "--out"
     if out is None:
         out = os.path.join(STUDY_ROOT, default + ("-quick" if quick else ""))
     p = check_output_dir(out, option)
     marker = p / QUICK_MARKER
-    csv = p / csv_name
-    has_rows = csv.is_file() and csv.stat().st_size > 0
+    names = [csv_name] if isinstance(csv_name, str) else list(csv_name)
+    held_in = [c for c in names if (p / c).is_file() and (p / c).stat().st_size > 0]
+    has_rows, csv_name = bool(held_in), (held_in or names)[0]
     if has_rows and not force and marker.exists() != quick:
         held, run = ("--quick", "a full") if not quick else ("full", "a --quick")
         raise UsageError(
@@ -202,6 +225,30 @@ def prepare_study_out(out, default: str, csv_name: str, *, quick: bool, force: b
     return str(out)
 
 
+def add_study(subparsers, name: str, cmd, *, quick: str, **texts):
+    """The sub-command of the study ``name``, run by ``cmd``, with the options every study
+    takes: --out (see :func:`prepare_study_out`), --quick (``quick`` says what its grid
+    is), --force, --no-plot, --no-progress and :func:`add_common`'s. ``texts`` are
+    argparse's ``help`` and ``description``. Returns the parser, for the study's own."""
+    p = subparsers.add_parser(name, **texts)
+    p.add_argument(
+        "--out",
+        default=None,
+        help=f"output directory (default ./{STUDY_ROOT}/{name}, or {name}-quick with --quick)",
+    )
+    p.add_argument("--quick", action="store_true", help=quick)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into --out even if it holds results of the other kind (quick or full)",
+    )
+    p.add_argument("--no-plot", action="store_true", help="skip the plots")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common(p)
+    p.set_defaults(func=cmd)
+    return p
+
+
 def add_common(parser) -> None:
     """``--json`` and ``--debug``, on every command."""
     parser.add_argument(
@@ -210,6 +257,18 @@ def add_common(parser) -> None:
     parser.add_argument(
         "--debug", action="store_true", help="on an error, show the full Python traceback"
     )
+
+
+def add_int(parser, flag: str, default: int, what: str, low: int = 1) -> None:
+    """An integer option ``flag`` (at least ``low``) whose help states its default."""
+    parser.add_argument(
+        flag, type=integer(low), default=default, help=f"{what} (default {default})"
+    )
+
+
+def options(args, *names) -> dict:
+    """The options ``names`` of the parsed command line, as keyword arguments."""
+    return {name: getattr(args, name) for name in names}
 
 
 def _plain(x):

@@ -18,8 +18,10 @@ from . import _cli_complete
 from ._cli_args import (
     UsageError,
     add_common,
+    add_int,
     check_input_file,
     integer,
+    options,
     print_json,
     real,
     separator,
@@ -46,13 +48,8 @@ def _cmd_demo(args) -> int:
     from .demo import run_demo
 
     rows = run_demo(
-        n=args.n,
-        d=args.d,
-        rank=args.rank,
-        n_obs=args.n_obs,
+        **options(args, "n", "d", "rank", "n_obs", "variant", "seed"),
         alphas=args.alpha,
-        variant=args.variant,
-        seed=args.seed,
         out=io.StringIO() if args.json else sys.stdout,
     )
     if args.json:
@@ -89,6 +86,8 @@ def _load_table(args):
 
 
 def _report_reading(table, args):
+    from .io import _SEPARATORS
+
     rep = table.report
     if not args.json:
         msg = (
@@ -97,6 +96,8 @@ def _report_reading(table, args):
         )
         if rep.get("duplicates_merged"):
             msg += f"; {rep['duplicates_merged']:,} duplicate pair(s) merged ({args.duplicates})"
+        if rep.get("sniffed_sep"):
+            msg += f"; separated by {_SEPARATORS[rep['sniffed_sep']]} (sniffed; --sep overrides)"
         print(msg, file=sys.stderr)
 
 
@@ -169,7 +170,7 @@ def _add_table_args(p):
         choices=["error", "mean", "last"],
         help="repeated (row, col) pairs: refuse (default), average, or keep last",
     )
-    p.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
+    add_int(p, "--seed", 0, "random seed", low=0)
     add_common(p)
 
 
@@ -182,10 +183,10 @@ def _add_demo(sub) -> None:
         "the relative error and MSE on the unobserved entries, iterations and seconds. "
         "The planted truth is used only to report, never inside the solver.",
     )
-    demo.add_argument("--n", type=integer(1), default=500, help="rows (default 500)")
-    demo.add_argument("--d", type=integer(1), default=500, help="columns (default 500)")
-    demo.add_argument("--rank", type=integer(1), default=5, help="planted rank (default 5)")
-    demo.add_argument("--n-obs", type=integer(1), default=10_000, help="observed entries")
+    add_int(demo, "--n", 500, "rows")
+    add_int(demo, "--d", 500, "columns")
+    add_int(demo, "--rank", 5, "planted rank")
+    add_int(demo, "--n-obs", 10_000, "observed entries")
     demo.add_argument(
         "--alpha",
         type=real(0, low_open=True),
@@ -199,7 +200,7 @@ def _add_demo(sub) -> None:
         choices=["auto", "one-sided", "two-sided"],
         help="lin-RFM variant (default auto)",
     )
-    demo.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
+    add_int(demo, "--seed", 0, "random seed", low=0)
     add_common(demo)
     demo.set_defaults(func=_cmd_demo, check=_check_demo)
 

@@ -118,7 +118,7 @@ class LinRFMCompleter(_MatrixEstimator):
     ----------
     alpha, variant, lam, lam_rule, lam_min, replace, tol, max_iter, val_fraction, patience,
     memory_limit, progress, random_state, agop, dtype, n_threads, device, momentum, client,
-    polish
+    polish, cooccurrence, kernel_side
         Those of :func:`linrfm.lin_rfm_complete`, with its defaults. ``device=None``
         follows the input (NumPy, or a torch tensor's device); a ``client``
         (``dask.distributed.Client``) runs the fit on its workers.
@@ -168,6 +168,8 @@ class LinRFMCompleter(_MatrixEstimator):
         momentum="auto",
         client=None,
         polish=True,
+        cooccurrence=0.0,
+        kernel_side="auto",
     ):
         _store(self, locals())
 

@@ -297,8 +297,29 @@ def _read_error(path, sep, exc) -> ValueError:
     return ValueError(f"{path} could not be read as {what}: {first}")
 
 
+def _sniffed(path, df):
+    """``df`` (a text file read as one column with the separator its extension implies)
+    read again with the separator :class:`csv.Sniffer` finds in its first lines, when that
+    gives more columns; else ``df``. The separator used is in ``attrs['sniffed_sep']``."""
+    import csv
+
+    pd = require_pandas()
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        head = fh.read(1 << 16)
+    try:
+        sep = csv.Sniffer().sniff(head, delimiters="".join(_SEPARATORS)).delimiter
+        again = pd.read_csv(path, sep=sep)
+    except (csv.Error, ValueError, pd.errors.ParserError):
+        return df  # the caller's check_columns hints at the separator
+    if len(again.columns) <= 1:
+        return df
+    again.attrs["sniffed_sep"] = sep
+    return again
+
+
 def _read_table(path, sep=None):
-    """A file as a DataFrame; errors name the file and what was expected."""
+    """A file as a DataFrame; errors name the file and what was expected. With no
+    ``sep``, a text file that reads as one column is read again with a sniffed separator."""
     pd = require_pandas()
     path = Path(path)
     if not path.is_file():
@@ -311,6 +332,7 @@ def _read_table(path, sep=None):
             f"{path} looks like {_NOT_TEXT[suffix]}, not a table linrfm reads (.csv, .tsv, "
             ".parquet); export it as CSV, or pass sep= to read it as text anyway."
         )
+    guess = sep is None
     if suffix in (".parquet", ".pq"):
         sep = None
     elif sep is None:
@@ -318,7 +340,8 @@ def _read_table(path, sep=None):
     try:
         if sep is None:
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep=sep)
+        df = pd.read_csv(path, sep=sep)
+        return _sniffed(path, df) if guess and len(df.columns) == 1 else df
     except ImportError:
         raise
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -357,7 +380,9 @@ def read_ratings(
     row, col, value : str
         Column names of the row id, the column id and the rating (tables only).
     sep : str, optional
-        Field separator for text files (default: tab for ``.tsv``, else comma).
+        Field separator for text files (default: tab for ``.tsv``, else comma; a file
+        that then reads as one column is read with the separator :class:`csv.Sniffer`
+        finds, recorded in ``report['sniffed_sep']``).
     duplicates : {'error', 'mean', 'last'}, default='error'
         Repeated (row, col) pairs: refuse, average them, or keep the last one; the number
         merged is in ``report['duplicates_merged']``.
@@ -390,6 +415,9 @@ def read_ratings(
     df = _read_table(source, sep=sep)
     check_columns(df, (row, col, value), source, option="sep= (command line: --sep)")
     try:
-        return ratings_from_frame(df, row, col, value, duplicates=duplicates, time=time)
+        table = ratings_from_frame(df, row, col, value, duplicates=duplicates, time=time)
     except ValueError as exc:  # name the file: the user may have read several
         raise ValueError(f"{source}: {exc}") from exc
+    if "sniffed_sep" in df.attrs:
+        table.report["sniffed_sep"] = df.attrs["sniffed_sep"]
+    return table

@@ -131,12 +131,15 @@ class Stop:
         bursts (each decrease of the ridge shifts the fixed point), so lin-RFM asks for 5.
     schedules : tuple of Schedule
         Schedules that must be :attr:`Schedule.settled` too.
+    label : str
+        How :meth:`describe` names the quantity (default: ``key``).
     """
 
     tol: float
     key: str = "rel_change"
     window: int = 1
     schedules: tuple = ()
+    label: str = ""
 
     def __call__(self, history: dict) -> bool:
         values = history.get(self.key, ())
@@ -150,14 +153,15 @@ class Stop:
         """The figures that failed, for a ``ConvergenceWarning``."""
         values = history.get(self.key, ())
         last = values[-self.window :]
+        label = self.label or self.key
         what = (
             (
-                f"the largest {self.key} over the last {len(last)} iterations is {max(last):.2e}"
+                f"the largest {label} over the last {len(last)} iterations is {max(last):.2e}"
                 if self.window > 1
-                else f"the last {self.key} is {last[-1]:.2e}"
+                else f"the last {label} is {last[-1]:.2e}"
             )
             if last
-            else f"no {self.key} was recorded"
+            else f"no {label} was recorded"
         )
         text = f"{what} (tol={self.tol:g})"
         open_ = [s for s in self.schedules if not s.settled]

@@ -46,9 +46,10 @@ __all__ = [
 # factorized problems of linrfm.flat.
 PROBLEMS = ("complete", "sense", "regress", "factor")
 # Keyword parameters that belong to one fit, not to a method's settings: estimators do not
-# hold them and studies do not set them.
+# hold them and studies do not set them (row/col/value name the columns of one input).
 FIT_ARGS = frozenset(
     {"shape", "init", "callback", "return_path", "checkpoint", "checkpoint_every", "resume"}
+    | {"row", "col", "value"}
 )
 
 

@@ -122,8 +122,11 @@ class FactorResult(RecoveryResult):
         out.V = out.U if self.V is self.U else self.V * r
         return out
 
-    def predict(self, rows, cols, chunk: int = 1_000_000):
+    def predict(self, rows, cols, chunk: int | None = None):
+        """Predicted entries, in chunks of ``chunk`` queries (default: ``2^21 / rank``,
+        so the gathered factor rows take at most 32 MiB whatever the rank)."""
         rows, cols = self._check_pairs(rows, cols)
+        chunk = chunk or max(1, 2**21 // max(1, self.U.shape[1]))
         out = np.empty(rows.size)
         for s in range(0, rows.size, chunk):
             sl = slice(s, s + chunk)

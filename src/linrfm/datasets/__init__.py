@@ -12,38 +12,18 @@ Planted generators return a ``Planted*`` object whose ``.problem`` (a problem ob
 - real data: :func:`load_movielens100k`, :func:`movielens100k_path`
 """
 
-from .completion import PlantedCompletion, make_completion, sample_entries
-from .factor import (
-    FLAT_PROBLEM_KINDS,
-    PlantedFactorProblem,
-    make_bilinear,
-    make_factor_completion,
-    make_factor_sensing,
-    make_flat_problem,
-    make_quadratic_sensing,
-    make_robust_sensing,
-)
-from .movielens import load_movielens100k, movielens100k_path
-from .regression import PlantedSparse, make_sparse_regression
-from .sensing import PlantedSensing, make_sensing, relative_error
+from . import completion, factor, movielens, regression, sensing
+from .completion import *  # noqa: F403
+from .factor import *  # noqa: F403
+from .movielens import *  # noqa: F403
+from .regression import *  # noqa: F403
+from .sensing import *  # noqa: F403
 
+# each module lists its public names once, in its own __all__ (linrfm._index reads these)
 __all__ = [
-    "PlantedCompletion",
-    "make_completion",
-    "sample_entries",
-    "PlantedSparse",
-    "make_sparse_regression",
-    "PlantedSensing",
-    "make_sensing",
-    "relative_error",
-    "PlantedFactorProblem",
-    "FLAT_PROBLEM_KINDS",
-    "make_flat_problem",
-    "make_factor_sensing",
-    "make_factor_completion",
-    "make_bilinear",
-    "make_robust_sensing",
-    "make_quadratic_sensing",
-    "load_movielens100k",
-    "movielens100k_path",
+    *completion.__all__,
+    *regression.__all__,
+    *sensing.__all__,
+    *factor.__all__,
+    *movielens.__all__,
 ]

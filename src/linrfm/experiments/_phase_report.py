@@ -1,4 +1,7 @@
-"""The summary and heatmaps of ``linrfm experiment phase``, from the rows of its CSV."""
+"""The summary and heatmaps of ``linrfm experiment phase``, from the rows of its CSV.
+
+Cells are per (problem, method, rank, rho, kappa): rows of different kappas (``'gaussian'``
+for the default generator) are never pooled."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import os
 
 import numpy as np
 
+from ._phase_problems import GAUSSIAN, kappa_order
 from ._runner import pyplot, save_figure, write_text
 
 __all__ = [
@@ -21,21 +25,32 @@ __all__ = [
 SUCCESS = 1e-3
 
 
-def success_rate(rows):
-    """The fraction of successful rows (NaN for none)."""
-    return sum(r["success"] == "True" for r in rows) / len(rows) if rows else np.nan
+def success_rate(rows, column="success"):
+    """The fraction of rows whose ``column`` is ``'True'`` (NaN for none): ``'success'``
+    (relative error) or ``'success_sigma_r'`` (``||E||_F / sigma_r``)."""
+    return sum(r[column] == "True" for r in rows) / len(rows) if rows else np.nan
+
+
+def _kappa(row):
+    k = row["kappa"]
+    return k if k == GAUSSIAN else float(k)
+
+
+def _kappa_text(k):
+    return "Gaussian factors" if k == GAUSSIAN else f"kappa = {k:g}"
 
 
 def _cells(rows):
     cells = {}
     for r in rows:
-        key = (r["problem"], r["method"], int(r["rank"]), float(r["rho"]))
+        key = (r["problem"], r["method"], int(r["rank"]), float(r["rho"]), _kappa(r))
         cells.setdefault(key, []).append(r)
     return cells
 
 
 def coverage_limited_cells(rows, limit: float = 0.1) -> dict:
-    """``{(problem, rank, rho): fraction of seeds coverage-limited}`` above ``limit``."""
+    """``{(problem, rank, rho): fraction of seeds coverage-limited}`` above ``limit``
+    (every kappa of a seed observes the same entries)."""
     seen = {}
     for r in rows:
         if r["problem"] != "completion":
@@ -50,13 +65,14 @@ def coverage_limited_cells(rows, limit: float = 0.1) -> dict:
     return out
 
 
-def thresholds(rows, level: float = 0.9) -> dict:
-    """``{(problem, method, rank): smallest rho from which success >= level at every larger
-    rho}`` (``None`` for never), over the rhos present."""
+def thresholds(rows, level: float = 0.9, column: str = "success") -> dict:
+    """``{(problem, method, rank, kappa): smallest rho from which success (by ``column``, see
+    :func:`success_rate`) >= level at every larger rho}`` (``None`` for never), over the rhos
+    present."""
     cells = _cells(rows)
     by = {}
-    for (kind, method, rank, rho), rs in cells.items():
-        by.setdefault((kind, method, rank), []).append((rho, success_rate(rs)))
+    for (kind, method, rank, rho, kappa), rs in cells.items():
+        by.setdefault((kind, method, rank, kappa), []).append((rho, success_rate(rs, column)))
     out = {}
     for key, pts in by.items():
         pts.sort()
@@ -73,6 +89,7 @@ def thresholds(rows, level: float = 0.9) -> dict:
 def write_summary(rows, path, level=0.9):
     """A Markdown summary: thresholds per method and rank, coverage-limited cells, seeds."""
     th = thresholds(rows, level)
+    th_s = thresholds(rows, level, "success_sigma_r")
     cov = coverage_limited_cells(rows)
     cells = _cells(rows)
     lines = [
@@ -81,24 +98,29 @@ def write_summary(rows, path, level=0.9):
         f"Success: relative Frobenius error <= {SUCCESS:g}. Entry: the smallest rho from "
         f"which a method succeeds in >= {level:.0%} of seeds at that rho and every larger "
         "one present ('never' if none). factorized-gd and scaled-gd are given the true rank as "
-        "their width (start 1e-12, Armijo step); lin-RFM runs with its defaults "
-        "(completion: 'change' ridge rule two-sided; one-sided: momentum 0.7, 'decay' rule; "
-        "sensing: "
-        "'change'); SoftImpute / nuclear norm is judged at the end of its lam path "
+        "their width (start 1e-12, Armijo step); lin-RFM runs with its defaults at the "
+        "alpha and variant of its name (completion: then polished on a rank read from its "
+        "iterate's spectrum); SoftImpute / nuclear norm is judged at the end of its lam path "
         "(1e-4 lam_max; completion: 10 lams, momentum, tol 1e-9 at the last lam, at most "
         "1500 iterations per lam); deep-mf has 3 factors and an iteration cap. Completion "
         "samples with a line observed fewer than r times are coverage-limited: recorded as "
         "failures without running the methods. Cells absent for a method were not run "
-        "(--down-to-threshold stops below its first cell under the success level).",
+        "(--down-to-threshold stops below its first cell under the success level). "
+        f"After the slash: the same threshold for ||E||_F / sigma_r <= {SUCCESS:g} "
+        "(sigma_r the truth's smallest singular value), which a small relative error can "
+        "hide on an ill-conditioned truth. Truths: the paper's Gaussian factors, or (kappa = "
+        "k) singular values geometric from 1 to 1/k.",
         "",
     ]
-    for kind in sorted({k[0] for k in th}):
-        ranks = sorted({k[2] for k in th if k[0] == kind})
-        methods = sorted({k[1] for k in th if k[0] == kind})
+    for kind, kappa in sorted({(k[0], k[3]) for k in th}, key=lambda x: (x[0], kappa_order(x[1]))):
+        keys = [k for k in th if k[0] == kind and k[3] == kappa]
+        ranks = sorted({k[2] for k in keys})
+        methods = sorted({k[1] for k in keys})
         n = sorted({r["n"] for r in rows if r["problem"] == kind})
-        seeds = [len(v) for k, v in cells.items() if k[0] == kind]
+        seeds = [len(v) for k, v in cells.items() if k[0] == kind and k[4] == kappa]
         lines += [
-            f"## {kind} (n = d = {', '.join(n)}; seeds per cell: {min(seeds)}-{max(seeds)})",
+            f"## {kind}, {_kappa_text(kappa)} (n = d = {', '.join(n)}; seeds per cell: "
+            f"{min(seeds)}-{max(seeds)})",
             "",
             "| method | " + " | ".join(f"rank {r}" for r in ranks) + " |",
             "|---|" + "---|" * len(ranks),
@@ -106,8 +128,8 @@ def write_summary(rows, path, level=0.9):
         for m in methods:
             vals = []
             for r in ranks:
-                v = th.get((kind, m, r))
-                vals.append("never" if v is None else f"{v:g}")
+                v, v_s = th.get((kind, m, r, kappa)), th_s.get((kind, m, r, kappa))
+                vals.append(" / ".join("never" if x is None else f"{x:g}" for x in (v, v_s)))
             lines.append(f"| {m} | " + " | ".join(vals) + " |")
         lines.append("")
         limited = sorted(k for k in cov if k[0] == kind)
@@ -123,15 +145,19 @@ def write_summary(rows, path, level=0.9):
 
 
 def plot(rows, out_dir):
-    """One heatmap PNG per problem kind: success fraction per (rank, rho), per method."""
+    """One heatmap PNG per problem kind and kappa: success fraction per (rank, rho), per
+    method (``phase_<kind>.png`` for the Gaussian factors, ``phase_<kind>_kappa<k>.png``)."""
     plt = pyplot()
     cells = _cells(rows)
     cov = coverage_limited_cells(rows)
     paths = []
-    for kind in sorted({k[0] for k in cells}):
-        methods = sorted({k[1] for k in cells if k[0] == kind})
-        ranks = sorted({k[2] for k in cells if k[0] == kind})
-        rhos = sorted({k[3] for k in cells if k[0] == kind})
+    for kind, kappa in sorted(
+        {(k[0], k[4]) for k in cells}, key=lambda x: (x[0], kappa_order(x[1]))
+    ):
+        here = [k for k in cells if k[0] == kind and k[4] == kappa]
+        methods = sorted({k[1] for k in here})
+        ranks = sorted({k[2] for k in here})
+        rhos = sorted({k[3] for k in here})
         ncol = min(3, len(methods))
         nrow = int(np.ceil(len(methods) / ncol))
         fig, axes = plt.subplots(
@@ -144,7 +170,7 @@ def plot(rows, out_dir):
             F = np.full((len(ranks), len(rhos)), np.nan)
             for i, r in enumerate(ranks):
                 for j, rho in enumerate(rhos):
-                    rs = cells.get((kind, m, r, rho))
+                    rs = cells.get((kind, m, r, rho, kappa))
                     if rs:
                         F[i, j] = success_rate(rs)
             ax.imshow(F, vmin=0, vmax=1, cmap="viridis", aspect="auto", origin="lower")
@@ -160,12 +186,12 @@ def plot(rows, out_dir):
         for ax in axes.ravel()[len(methods) :]:
             ax.axis("off")
         fig.suptitle(
-            f"{kind}: fraction of seeds with rel. error <= {SUCCESS:g} (c: coverage-limited)",
+            f"{kind}, {_kappa_text(kappa)}: fraction of seeds with rel. error <= {SUCCESS:g} "
+            "(c: coverage-limited)",
             fontsize=9,
         )
-        fig.tight_layout()
-        path = os.path.join(out_dir, f"phase_{kind}.png")
+        tag = "" if kappa == GAUSSIAN else f"_kappa{kappa:g}"
+        path = os.path.join(out_dir, f"phase_{kind}{tag}.png")
         save_figure(fig, path, dpi=110)
-        plt.close(fig)
         paths.append(path)
     return paths

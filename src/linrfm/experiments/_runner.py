@@ -178,9 +178,14 @@ def pyplot():
 
 
 def save_figure(fig, path, **kwargs) -> str:
-    """``fig.savefig`` to ``path``, written whole or not at all; returns ``path``."""
+    """A finished figure: laid out (``tight_layout``), ``fig.savefig`` to ``path`` written
+    whole or not at all, then closed; returns ``path``."""
+    fig.tight_layout()
     fmt = os.path.splitext(str(path))[1].lstrip(".").lower() or "png"
-    atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, **kwargs))
+    try:
+        atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, **kwargs))
+    finally:
+        pyplot().close(fig)
     return str(path)
 
 

@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from .._cli_args import UsageError, add_common, integer, prepare_study_out, print_json, real
+from .._cli_args import UsageError, add_study, integer, prepare_study_out, print_json, real
 from ..datasets import FLAT_PROBLEM_KINDS as PROBLEM_CLASSES
 from ..datasets import make_flat_problem as make_problem
 from ..flat import curvature as S
@@ -281,11 +281,7 @@ def plot(rows, out):
             ax.set_xlabel("m / (r (n + d - r))")
         axes[0].legend(fontsize=8)
         fig.suptitle(f"flat study: {kind}")
-        fig.tight_layout()
-        p = os.path.join(out, f"flat_{kind}.png")
-        save_figure(fig, p, dpi=100)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(save_figure(fig, os.path.join(out, f"flat_{kind}.png"), dpi=100))
     return paths
 
 
@@ -353,21 +349,13 @@ def _cmd(args):
 
 def register(subparsers):
     """Add ``linrfm experiment flat``."""
-    p = subparsers.add_parser(
+    p = add_study(
+        subparsers,
         "flat",
+        _cmd,
+        quick="tiny smoke-test grid",
         help="flat minima vs gradient descent, lin-RFM and nuclear norm on five classes",
         description=__doc__.split("\n\n")[0],
-    )
-    p.add_argument(
-        "--out",
-        default=None,
-        help="directory for CSV/PNGs (default ./linrfm-results/flat, or flat-quick with --quick)",
-    )
-    p.add_argument("--quick", action="store_true", help="tiny smoke-test grid")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="write into --out even if it holds results of the other kind (quick or full)",
     )
     p.add_argument("--classes", nargs="+", choices=list(PROBLEM_CLASSES), default=None)
     p.add_argument("--methods", nargs="+", choices=METHODS, default=None)
@@ -386,7 +374,3 @@ def register(subparsers):
         action="store_true",
         help="summarize and plot the runs already in OUT/flat.csv; run nothing",
     )
-    p.add_argument("--no-plot", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    add_common(p)
-    p.set_defaults(func=_cmd)

@@ -9,7 +9,13 @@ than r times is *coverage-limited*: the truth is not identifiable from it, so th
 not run on it (``--run-coverage-limited`` runs them anyway) and the trial counts as a
 failure; cells where more than 10% of the seeds are coverage-limited are reported as such.
 
-Each finished trial is appended to ``phase_v2.csv`` at once (the version in the name changes
+A third axis, the condition number kappa (``--kappa``, completion only), replaces the paper's
+Gaussian factors by ``U diag(s) V^T`` with singular values geometric from 1 to 1/kappa
+(:func:`~linrfm.datasets.make_completion`); the same seed draws the same mask at every
+kappa. Every trial also records ``||E||_F / sigma_r`` of the truth, which a small relative
+error can hide on ill-conditioned matrices (a wrong smallest direction).
+
+Each finished trial is appended to ``phase_v3.csv`` at once (the version in the name changes
 whenever what a trial runs changes, so older rows are never mixed in), and a re-run skips
 finished trials, so the study can be completed across sittings. Trials run seed-major (every
 cell and method for seed 0, then seed 1, ...) so an interrupted study covers the whole grid
@@ -21,16 +27,15 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from functools import lru_cache
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._cli_args import UsageError, add_common, integer, prepare_study_out, print_json, real
-from ..datasets import make_completion, make_sensing
+from .._cli_args import UsageError, add_study, integer, prepare_study_out, print_json, real
 from ..methods import Variant
 from ..problems import CoverageWarning
 from ..results import ModelFitError
+from ._phase_problems import GAUSSIAN, check_kappas, default_rhos, n_measurements, planted
 from ._phase_report import (
     SUCCESS,
     coverage_limited_cells,
@@ -41,7 +46,17 @@ from ._phase_report import (
 )
 from ._runner import pyplot, run_grid
 
-__all__ = ["register", "run_phase", "thresholds", "coverage_limited_cells", "SUCCESS", "VARIANTS"]
+__all__ = [
+    "register",
+    "run_phase",
+    "planted",
+    "n_measurements",
+    "thresholds",
+    "coverage_limited_cells",
+    "GAUSSIAN",
+    "SUCCESS",
+    "VARIANTS",
+]
 
 # The study's methods: the key is the ``method`` of the CSV rows (never change its meaning).
 VARIANTS = {
@@ -71,16 +86,19 @@ COMPLETION_METHODS = [
     "irls-p0",
     "irls-p1",
     "factorized-gd",
+    "scaled-gd",
     "deep-mf",
 ]
 SENSING_METHODS = [m if m != "softimpute" else "nuclear-norm" for m in COMPLETION_METHODS]
 # the problem kinds of linrfm.methods
 KINDS = {"completion": "complete", "sensing": "sense"}
-KEYS = ["problem", "n", "rank", "rho", "seed", "method"]
+KEYS = ["problem", "n", "rank", "rho", "kappa", "seed", "method"]
 # The cache of finished trials. Bumped whenever what a trial runs changes, so rows of an
 # older definition are never mixed with new ones (v1, phase.csv: SoftImpute stopped at
-# rel. change 1e-5, factorized GD from 1e-3, coverage-limited samples were run).
-CSV_NAME = "phase_v2.csv"
+# rel. change 1e-5, factorized GD from 1e-3, coverage-limited samples were run; v2,
+# phase_v2.csv: before lin-RFM's polish and the one meaning of converged=True (issue 16),
+# without the kappa axis and ||E||_F / sigma_r: all its rows are of the Gaussian generator).
+CSV_NAME = "phase_v3.csv"
 # A row or column with k < r observations leaves an (r - k)-dimensional affine family of
 # rank-r completions that agree with every observation (fix the other factor: the row's
 # r coefficients meet only k equations), so no method can single out the truth.
@@ -91,32 +109,6 @@ SKIPPED = "not run: coverage-limited (a line has fewer than r observations)"
 # (its steps shrink long before the iterate arrives: error 1e-2 where the solution's is
 # 4.4e-4, rank 5, rho 3); momentum with restarts reaches it in ~1,000 iterations instead of
 # ~30,000; the path's earlier lams only warm start the last one, so they are solved loosely.
-
-
-def default_rhos():
-    return [round(1.0 + 0.25 * k, 2) for k in range(13)]
-
-
-def _rng(kind, n, rank, rho, seed):
-    tag = 0 if kind == "completion" else 1
-    return np.random.default_rng([int(seed), int(rank), int(round(rho * 100)), int(n), tag])
-
-
-def n_measurements(n, rank, rho):
-    """``round(rho * r (n + n - r))`` for an n x n matrix."""
-    return int(round(rho * rank * (2 * n - rank)))
-
-
-@lru_cache(maxsize=4)
-def planted(kind, n, rank, rho, seed):
-    """The planted problem of a cell and seed (the same for every method)."""
-    m = n_measurements(n, rank, rho)
-    rng = _rng(kind, n, rank, rho, seed)
-    if kind == "completion":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CoverageWarning)
-            return make_completion(n, n, rank, min(m, n * n), random_state=rng)
-    return make_sensing(n, n, rank, m, operator="gaussian", random_state=rng)
 
 
 def variant(method: str) -> Variant:
@@ -157,7 +149,7 @@ def run_trial(
     """
     kind, n, rank = params["problem"], int(params["n"]), int(params["rank"])
     rho, seed, method = float(params["rho"]), int(params["seed"]), params["method"]
-    P = planted(kind, n, rank, rho, seed)
+    P = planted(kind, n, rank, rho, seed, params.get("kappa", GAUSSIAN))
     prob = P.problem
     if kind == "completion":
         min_line = int(min(prob.row_counts.min(), prob.col_counts.min()))
@@ -170,14 +162,16 @@ def run_trial(
             "min_line_obs": min_line,
             "coverage_limited": True,
             "rel_error": np.nan,
+            "err_sigma_r": np.nan,
             "success": False,
+            "success_sigma_r": False,
             "n_iter": 0,
             "converged": False,
             "seconds": 0.0,
             "note": SKIPPED,
         }
     t0 = time.perf_counter()
-    err, n_iter, converged, note = np.inf, 0, False, ""
+    err, err_s, n_iter, converged, note = np.inf, np.inf, 0, False, ""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -187,7 +181,9 @@ def run_trial(
             )
         X = res.to_dense()
         T = P.dense_truth()
-        err = float(np.linalg.norm(X - T) / np.linalg.norm(T))
+        E = float(np.linalg.norm(X - T))
+        err = E / float(np.linalg.norm(T))
+        err_s = E / float(np.linalg.svd(T, compute_uv=False)[rank - 1])
         n_iter, converged = int(res.n_iter), bool(res.converged)
     except (ModelFitError, np.linalg.LinAlgError, FloatingPointError) as exc:
         note = type(exc).__name__
@@ -196,7 +192,9 @@ def run_trial(
         "min_line_obs": min_line,
         "coverage_limited": limited,
         "rel_error": err,
+        "err_sigma_r": err_s,
         "success": bool(err <= SUCCESS),
+        "success_sigma_r": bool(err_s <= SUCCESS),
         "n_iter": n_iter,
         "converged": converged,
         "seconds": round(time.perf_counter() - t0, 3),
@@ -204,7 +202,7 @@ def run_trial(
     }
 
 
-def make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for):
+def make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for, kappas=(GAUSSIAN,)):
     trials = []
     for seed in range(seeds):
         for kind in problems:
@@ -213,25 +211,28 @@ def make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for):
                 for rho in rhos:
                     if rank > size or n_measurements(size, rank, rho) > size * size:
                         continue
-                    for method in methods_for(kind):
-                        trials.append(
-                            {
-                                "problem": kind,
-                                "n": size,
-                                "rank": rank,
-                                "rho": float(rho),
-                                "seed": seed,
-                                "method": method,
-                            }
-                        )
+                    for kappa in kappas if kind == "completion" else (GAUSSIAN,):
+                        for method in methods_for(kind):
+                            trials.append(
+                                {
+                                    "problem": kind,
+                                    "n": size,
+                                    "rank": rank,
+                                    "rho": float(rho),
+                                    "kappa": kappa,
+                                    "seed": seed,
+                                    "method": method,
+                                }
+                            )
     return trials
 
 
 def _descending_cells(trials):
-    """Group trials by (problem, rank, method), each with its cells by decreasing rho."""
+    """Group trials by (problem, rank, kappa, method), each with its cells by decreasing
+    rho."""
     groups = {}
     for t in trials:
-        key = (t["problem"], t["rank"], t["method"])
+        key = (t["problem"], t["rank"], t["kappa"], t["method"])
         groups.setdefault(key, {}).setdefault(t["rho"], []).append(t)
     return [(key, sorted(cells.items(), key=lambda kv: -kv[0])) for key, cells in groups.items()]
 
@@ -244,6 +245,7 @@ def run_phase(
     sensing_n=40,
     ranks=(2, 5, 10),
     rhos=None,
+    kappas=None,
     seeds=10,
     methods=None,
     deep_max_iter=5000,
@@ -260,9 +262,12 @@ def run_phase(
     rho down, every seed of a cell before the next, and stops after the first cell whose
     success rate is below ``level``: the thresholds (smallest rho from which the method
     succeeds at that rho and every larger one) are exactly those of the full grid, and the
-    cells below, which cannot change them, are not run (blank in the heatmaps).
+    cells below, which cannot change them, are not run (blank in the heatmaps). ``kappas``
+    (None: the Gaussian factors only) adds completion cells whose truth has that condition
+    number.
     """
     rhos = default_rhos() if rhos is None else [float(r) for r in rhos]
+    kappas = check_kappas(kappas, problems)
 
     def methods_for(kind):
         if methods:
@@ -275,7 +280,7 @@ def run_phase(
     for kind in problems:
         for m in methods_for(kind):
             variant(m)
-    trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for)
+    trials = make_trials(problems, n, sensing_n, ranks, rhos, seeds, methods_for, kappas)
     if not trials:
         raise UsageError(
             f"no trial to run: every rank ({', '.join(map(str, ranks))}) exceeds the matrix "
@@ -299,9 +304,9 @@ def run_phase(
         rows = run(trials)
     else:
         rows = []
-        for (kind, rank, method), cells in _descending_cells(trials):
+        for (kind, rank, kappa, method), cells in _descending_cells(trials):
             for rho, cell in cells:
-                got = run(cell, desc=f"{kind} r={rank} {method} rho={rho:g}")
+                got = run(cell, desc=f"{kind} r={rank} kappa={kappa} {method} rho={rho:g}")
                 rows += got
                 if success_rate(got) < level:
                     break
@@ -326,12 +331,15 @@ def _cmd(args) -> int:
             run_limited=args.run_coverage_limited,
             down_to_threshold=args.down_to_threshold,
         )
+    check_kappas(args.kappa, args.problems)  # before the folder is made
     if not args.no_plot:
         pyplot()  # matplotlib present, before any trial runs
-    out = prepare_study_out(args.out, "phase", CSV_NAME, quick=args.quick, force=args.force)
+    names = [CSV_NAME, "phase_v2.csv", "phase.csv"]  # older versions' rows count as results
+    out = prepare_study_out(args.out, "phase", names, quick=args.quick, force=args.force)
     rows, summary = run_phase(
         out,
         problems=args.problems,
+        kappas=args.kappa,
         methods=args.methods,
         make_plots=not args.no_plot,
         progress=not args.no_progress and not args.json,
@@ -345,8 +353,8 @@ def _cmd(args) -> int:
                 "csv": os.path.join(out, CSV_NAME),
                 "n_rows": len(rows),
                 "thresholds": [
-                    {"problem": k[0], "method": k[1], "rank": k[2], "rho": v}
-                    for k, v in sorted(th.items())
+                    {"problem": k[0], "method": k[1], "rank": k[2], "kappa": k[3], "rho": v}
+                    for k, v in sorted(th.items(), key=lambda kv: str(kv[0]))
                 ],
             }
         )
@@ -357,24 +365,16 @@ def _cmd(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``linrfm experiment phase``."""
-    p = subparsers.add_parser(
+    p = add_study(
+        subparsers,
         "phase",
+        _cmd,
+        quick="a tiny grid (smoke test, < 1 min)",
         help="phase transitions over (rank, rho) for completion and Gaussian sensing",
         description="Success (rel. error <= 1e-3) of every method over a grid of rank and "
         "oversampling rho = n_obs / (r (n + d - r)). Finished trials are cached in "
         f"OUT/{CSV_NAME} and skipped on a re-run; OUT/summary.md and heatmap PNGs are "
         "written from all rows.",
-    )
-    p.add_argument(
-        "--out",
-        default=None,
-        help="output directory (default ./linrfm-results/phase, or phase-quick with --quick)",
-    )
-    p.add_argument("--quick", action="store_true", help="a tiny grid (smoke test, < 1 min)")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="write into --out even if it holds results of the other kind (quick or full)",
     )
     p.add_argument(
         "--problems",
@@ -396,6 +396,14 @@ def register(subparsers) -> None:
         nargs="+",
         default=None,
         help="default 1.0..4.0 by 0.25",
+    )
+    p.add_argument(
+        "--kappa",
+        type=real(1),
+        nargs="+",
+        default=None,
+        help="completion only: condition numbers of the truth, U diag(s) V^T with s geometric "
+        "from 1 to 1/kappa (default: the paper's Gaussian factors, recorded as 'gaussian')",
     )
     p.add_argument("--seeds", type=integer(1), default=10, help="seeds per cell (default 10)")
     p.add_argument(
@@ -424,7 +432,3 @@ def register(subparsers) -> None:
         "cell first) and stop after the first cell under 90%% success: the same thresholds "
         "as the full grid, without the failing cells below them",
     )
-    p.add_argument("--no-plot", action="store_true", help="skip the PNGs")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_common(p)
-    p.set_defaults(func=_cmd)

@@ -19,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from .._atomic import atomic_write
-from .._cli_args import UsageError, add_common, integer, prepare_study_out, print_json
+from .._cli_args import UsageError, add_int, add_study, integer, prepare_study_out, print_json
 from ..methods import Variant
 from ._runner import pyplot, read_rows, run_grid, save_figure
 
@@ -152,9 +152,7 @@ def _plot(rows, methods, path, title):
     ax2.axhline(SUCCESS, color="k", lw=0.8, ls=":")
     ax2.grid(alpha=0.3)
     ax2.set_title("median relative error (dotted: success threshold)")
-    fig.tight_layout()
     save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 def run_study(
@@ -275,21 +273,24 @@ def _cmd(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``sparse`` to the ``linrfm experiment`` subcommands."""
-    p = subparsers.add_parser(
+    p = add_study(
+        subparsers,
         "sparse",
+        _cmd,
+        quick="tiny grid (d=100, k=5), a smoke test",
         help="sample complexity of sparse regression: lin-RFM vs IRLS-p, Lasso, OMP, "
         "diagonal networks",
         description="Success probability (relative error <= 1e-3) versus the number of "
         "samples n, for a planted k-sparse vector in d dimensions. Writes sparse.csv "
         "(resumable), sparse_thresholds.csv and sparse.png to --out.",
     )
-    p.add_argument("--d", type=integer(1), default=1000, help="features (default 1000)")
-    p.add_argument("--k", type=integer(1), default=20, help="nonzeros (default 20)")
-    p.add_argument("--n-min", type=integer(1), default=40, help="smallest n (default 40)")
-    p.add_argument("--n-max", type=integer(1), default=400, help="largest n (default 400)")
-    p.add_argument("--n-step", type=integer(1), default=10, help="step of n (default 10)")
-    p.add_argument("--seeds", type=integer(1), default=20, help="seeds per n (default 20)")
-    p.add_argument("--seed-start", type=integer(0), default=0, help="first seed (default 0)")
+    add_int(p, "--d", 1000, "features")
+    add_int(p, "--k", 20, "nonzeros")
+    add_int(p, "--n-min", 40, "smallest n")
+    add_int(p, "--n-max", 400, "largest n")
+    add_int(p, "--n-step", 10, "step of n")
+    add_int(p, "--seeds", 20, "seeds per n")
+    add_int(p, "--seed-start", 0, "first seed", low=0)
     p.add_argument(
         "--methods",
         nargs="+",
@@ -309,19 +310,4 @@ def register(subparsers) -> None:
         default=None,
         help="diagonal-network GD steps (default 3000)",
     )
-    p.add_argument(
-        "--out",
-        default=None,
-        help="output directory (default ./linrfm-results/sparse, or sparse-quick with --quick)",
-    )
-    p.add_argument("--quick", action="store_true", help="tiny grid (d=100, k=5), a smoke test")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="write into --out even if it holds results of the other kind (quick or full)",
-    )
     p.add_argument("--plot-only", action="store_true", help="re-plot the existing CSV")
-    p.add_argument("--no-plot", action="store_true", help="skip the PNG")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_common(p)
-    p.set_defaults(func=_cmd)

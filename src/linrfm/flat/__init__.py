@@ -9,33 +9,11 @@ generators (:func:`linrfm.datasets.make_flat_problem`, ...); their old names her
 resolve, with a DeprecationWarning.
 """
 
-from .curvature import (
-    gauss_newton_trace,
-    hessian_trace,
-    hessian_trace_grad,
-    hessian_vector_product,
-    hutchinson_trace,
-    loss,
-    loss_grad,
-    sharpness,
-    sharpness_grad,
-)
+from . import curvature
+from .curvature import *  # noqa: F403 (the names its __all__ lists, listed once there)
 from .solvers import factored_gd, flat_minimum, label_noise_gd
 
-__all__ = [
-    "loss",
-    "loss_grad",
-    "hessian_trace",
-    "hessian_trace_grad",
-    "gauss_newton_trace",
-    "sharpness",
-    "sharpness_grad",
-    "hessian_vector_product",
-    "hutchinson_trace",
-    "flat_minimum",
-    "factored_gd",
-    "label_noise_gd",
-]
+__all__ = [*curvature.__all__, "flat_minimum", "factored_gd", "label_noise_gd"]
 
 
 def __getattr__(name):

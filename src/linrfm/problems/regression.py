@@ -10,6 +10,19 @@ from .._validation import check_real_array
 __all__ = ["SparseRegression", "as_regression_problem"]
 
 
+def _refuse_duplicate_entries(X):
+    """A sparse design that stores an entry twice (COO, or CSR/CSC not in canonical form)
+    would be summed by scipy in silence; completion refuses duplicates, and so does this."""
+    coo = X.tocoo()
+    key = coo.row.astype(np.int64) * X.shape[1] + coo.col
+    n_dup = key.size - np.unique(key).size
+    if n_dup:
+        raise ValueError(
+            f"X stores {n_dup} (row, column) entr{'y' if n_dup == 1 else 'ies'} more than once; "
+            "scipy would add them up. Call X.sum_duplicates() first if that is what you mean."
+        )
+
+
 class SparseRegression:
     """A linear regression ``y = X beta`` whose ``beta`` is sought sparse.
 
@@ -33,6 +46,7 @@ class SparseRegression:
         if sp.issparse(X):
             if X.ndim != 2:
                 raise ValueError(f"X must be 2-dimensional; got shape {X.shape}.")
+            _refuse_duplicate_entries(X)
             X = sp.csr_matrix(X, dtype=np.float64)
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise ValueError(f"X is empty (shape {X.shape}); at least one value is required.")

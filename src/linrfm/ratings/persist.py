@@ -6,9 +6,12 @@ wrong predictions. A save writes a temporary file in the target's folder and mov
 place (:func:`linrfm._atomic.atomic_write`), so an interrupted save leaves any previous
 file intact.
 
-Format 2 (this version) holds the completion's compact form only; the column kernel that
-folds in a new row is recomputed from it. Format 1 files (without checksum, with the
-column kernel) are still read.
+Format 3 (this version) holds the completion's compact form only (the column kernel that
+folds in a new row is recomputed from it), its large arrays (kernel, coefficients,
+factors) in float32: a relative rounding of at most ``2^-24`` per number, which moves a
+prediction by ~1e-7 of the size of its terms (tests/test_ratings_memory.py holds them to
+1e-5 stars). They are read back as float64. Formats 2 (all float64) and 1 (without
+checksum, with the column kernel) are still read.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from .model import RatingsModel
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "load_estimator", "save_estimator"]
 
-FORMAT_VERSION = 2
-READABLE = (1, 2)
+FORMAT_VERSION = 3
+READABLE = (1, 2, 3)
+# the arrays stored in float32 (format 3); every other array keeps its dtype
+_FLOAT32 = ("coef_data", "kernel", "U", "V")
 # what every model file holds besides its result's own arrays
 _META_KEYS = ("params", "names", "mu", "range", "chosen", "n_iter", "result")
 _ARRAY_KEYS = ("row_ids", "col_ids", "row_bias", "col_bias", "observed_indptr", "observed_indices")
@@ -55,6 +60,7 @@ def write_model_file(path, meta: dict, arrays: dict):
     """Write ``meta`` (JSON-able; the format version and checksum are added) and
     ``arrays`` to ``path`` atomically."""
     meta = {"format_version": FORMAT_VERSION, "library": "linrfm", **meta}
+    arrays = {k: v.astype(np.float32) if k in _FLOAT32 else v for k, v in arrays.items()}
     meta["checksum"] = _checksum(meta, arrays)
     payload = {"meta": np.array(json.dumps(meta)), **arrays}
     # a file handle, so numpy does not append '.npz' to the name the user chose
@@ -120,13 +126,14 @@ def model_arrays(model: RatingsModel):
             kernel=res.kernel,
         )
     else:
-        info = {"kind": "factors", "shape": list(res.shape)}
+        info = {"kind": "factors", "method": res.method, "shape": list(res.shape)}
         arrays.update(U=res.U, V=res.V)
     meta = {"mu": model.mu, "range": list(model.range), "result": info}
     return meta, arrays
 
 
 def _result(info, arr):
+    arr = {k: v.astype(np.float64) if k in _FLOAT32 else v for k, v in arr.items()}
     if info["kind"] == "kernel":
         coef = sp.csr_matrix(
             (arr["coef_data"], arr["coef_indices"], arr["coef_indptr"]),
@@ -141,7 +148,8 @@ def _result(info, arr):
             lam=info["lam"],
             replace=info["replace"],
         )
-    return FactorResult(shape=tuple(info["shape"]), method="softimpute", U=arr["U"], V=arr["V"])
+    method = info.get("method", "softimpute")  # format 2 stored SoftImpute's factors only
+    return FactorResult(shape=tuple(info["shape"]), method=method, U=arr["U"], V=arr["V"])
 
 
 def read_model_file(path):
@@ -172,9 +180,11 @@ def read_model_file(path):
             biases=params["biases"],
             bias_reg=params["bias_reg"],
             alpha=params["alpha"],
-            lam=meta["chosen"]["lam"] if isinstance(result, KernelResult) else None,
+            lam=meta["chosen"]["lam"] if params["method"] == "linrfm" else None,
             # format 1 kept the column kernel: use it as it was
-            _fold=(arr["col_kernel"], float(arr["col_lam"])) if "col_kernel" in arr else None,
+            _fold=(
+                (arr["col_kernel"], float(arr["col_lam"]), False) if "col_kernel" in arr else None
+            ),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(

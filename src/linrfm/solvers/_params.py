@@ -1,8 +1,8 @@
-"""What the lin-RFM and IRLS solvers share around the iteration core.
+"""What the solvers share around the iteration core.
 
 The parameter checks of lin-RFM's completion and sensing solvers, the rule that makes a
-unit-free ridge (or IRLS smoothing) absolute and the finishing of their results. The loop
-itself is :func:`linrfm.iteration.iterate`.
+unit-free ridge (or IRLS smoothing) absolute and the finishing of every solver's result
+(:func:`finished`). The loop itself is :func:`linrfm.iteration.iterate`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .._validation import check_bool, check_callback, check_scalar
 from ..results import ModelFitError
 
 __all__ = [
+    "check_loop",
     "check_lin_rfm_params",
     "absolute_ridge",
     "relative_change",
@@ -28,6 +29,14 @@ __all__ = [
 WINDOW = 5
 
 
+def check_loop(tol, max_iter, callback) -> None:
+    """The checks of the loop's settings every iterative solver takes: ``tol > 0``, an
+    integer ``max_iter >= 1`` and a callable (or None) ``callback``."""
+    check_scalar(tol, "tol", low=0, low_inclusive=False)
+    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_callback(callback)
+
+
 def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) -> None:
     """The parameter checks lin-RFM's completion and sensing solvers share.
 
@@ -37,10 +46,8 @@ def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) 
     check_scalar(alpha, "alpha", low=0, low_inclusive=False)
     check_scalar(lam, "lam", low=0)
     check_scalar(lam_min, "lam_min", low=0)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_loop(tol, max_iter, callback)
     check_bool(replace, "replace")
-    check_callback(callback)
 
 
 def absolute_ridge(rel, scale, message="The kernel holds NaN or inf; the iteration diverged."):
@@ -61,9 +68,17 @@ def relative_change(new, old) -> float:
     return diff / norm_old if norm_old > 0 else (np.inf if diff > 0 else 0.0)
 
 
-def finished(result, run, t0: float):
+def finished(result, run, t0: float, *, history=(), params=None):
     """``result`` (from ``method.result``) completed with the run's figures and the time
-    since ``t0`` (the solver's start)."""
-    result.n_iter, result.converged, result.history = run.n_iter, run.converged, run.history
+    since ``t0`` (the solver's start).
+
+    ``history`` names record keys the result's history has even when no iteration ran
+    (empty lists, ahead of the run's own); ``params``, when given, the parameters the fit
+    ran with (``result.params``).
+    """
+    result.n_iter, result.converged = run.n_iter, run.converged
+    result.history = {**{k: [] for k in history}, **run.history} if history else run.history
     result.elapsed = time.perf_counter() - t0
+    if params is not None:
+        result.params = params
     return result

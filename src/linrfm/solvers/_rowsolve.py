@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from ..backend import NUMPY, parallel_map, worth_threading
 
-__all__ = ["LineSolver"]
+__all__ = ["LineSolver", "largest_batch"]
 
 # Bucket sizes grow geometrically: few buckets (each costs one batched call) and little
 # padding (a padded block costs (c / c_true)^3 more to factor).
@@ -33,6 +33,29 @@ def _bucket_edges(max_count: int) -> np.ndarray:
     while edges[-1] < max_count:
         edges.append(max(edges[-1] + 1, int(np.ceil(edges[-1] * _BUCKET_GROWTH))))
     return np.asarray(edges)
+
+
+def _padded_sizes(counts: np.ndarray) -> np.ndarray:
+    """The padded block size (the bucket's) of each count, all counts positive."""
+    edges = _bucket_edges(int(counts.max()))
+    return edges[np.searchsorted(edges, counts)]
+
+
+def _per_batch(size, max_block_elements):
+    """Blocks of one padded size gathered into one batched solve."""
+    return np.maximum(1, max_block_elements // (size * size))
+
+
+def largest_batch(counts, max_block_elements=_MAX_BLOCK_ELEMENTS) -> int:
+    """Kernel entries gathered at once by the largest batched solve of lines observed
+    ``counts`` times each (the memory of :meth:`LineSolver.solve` beyond its inputs)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        return 0
+    sizes, members = np.unique(_padded_sizes(counts), return_counts=True)
+    blocks = np.minimum(_per_batch(sizes, max_block_elements), members)
+    return int(np.max(blocks * sizes * sizes))
 
 
 def _pad_scale(K) -> float:
@@ -98,11 +121,10 @@ class LineSolver:
         nonempty = np.flatnonzero(counts)
         if nonempty.size == 0:
             return
-        edges = _bucket_edges(int(counts.max()))
-        size_of = edges[np.searchsorted(edges, counts[nonempty])]
+        size_of = _padded_sizes(counts[nonempty])
         for size in np.unique(size_of):
             members = nonempty[size_of == size]
-            per_batch = max(1, int(max_block_elements // (size * size)))
+            per_batch = int(_per_batch(size, max_block_elements))
             for s in range(0, members.size, per_batch):
                 mem = members[s : s + per_batch]
                 offs = np.arange(size)[None, :]

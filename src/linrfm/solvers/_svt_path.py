@@ -19,6 +19,7 @@ import numpy as np
 
 from .._validation import check_scalar
 from ..iteration import Checkpoint, Method, Run, iterate
+from ._params import check_loop
 
 __all__ = ["svt_dense", "lam_path", "check_path_params", "PathMethod", "run_path"]
 
@@ -47,13 +48,12 @@ def lam_path(lam, lam_max, lam_ratio, n_lams) -> list:
     return list(lam_max() * np.geomspace(1.0, lam_ratio, n_lams))
 
 
-def check_path_params(lam, lam_ratio, n_lams, tol, max_iter):
+def check_path_params(lam, lam_ratio, n_lams, tol, max_iter, callback):
     """The parameter checks every ``lam`` path shares."""
     check_scalar(lam, "lam", low=0, allow_none=True)
     check_scalar(lam_ratio, "lam_ratio", low=0, high=1, low_inclusive=False)
     check_scalar(n_lams, "n_lams", kind=numbers.Integral, low=1)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_loop(tol, max_iter, callback)
 
 
 class PathMethod(Method):

@@ -36,11 +36,12 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_random_state, check_scalar
+from .._validation import check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
 from ..iteration import Method, Stop, iterate
 from ..problems import MatrixCompletion, as_completion_problem
 from ..results import FactorResult
+from ._params import check_loop, finished
 from ._rowsolve import _bucket_edges
 from .softimpute import _observed_of_factors, lambda_max
 
@@ -122,7 +123,7 @@ class Lines:
         Gram matrices, one batched solve (no loop over lines). A line without observations
         gets zero. With ``lam_abs = 0`` a system may be singular (fewer independent
         observations than ``r``): the batch then takes the minimum-norm solutions (a
-        batched pseudo-inverse).
+        batched pseudo-inverse), as does a batch whose LU meets an exactly zero pivot.
         """
         k = F.shape[1]
         Fx = np.vstack([F, np.zeros((1, k))])
@@ -134,11 +135,21 @@ class Lines:
             G = FbT @ Fb
             rhs = FbT @ y[..., None]
             G[:, diag, diag] += lam_abs
-            if lam_abs > 0:  # every system is positive definite
-                out[mem] = np.linalg.solve(G, rhs)[..., 0]
-            else:
-                out[mem] = (np.linalg.pinv(G, hermitian=True) @ rhs)[..., 0]
+            out[mem] = _solve_batch(G, rhs, lam_abs)
         return out
+
+
+def _solve_batch(G, rhs, lam_abs):
+    """``G^-1 rhs`` for a stack of PSD systems: LU when the ridge makes them definite;
+    the minimum-norm solutions (a batched pseudo-inverse) without one, or when a ridge
+    below the rounding of ``G`` leaves a pivot exactly zero (met by the polish's 1e-14
+    ridge at 1000^2, rho = 1.5: "Singular matrix" from the batched LU)."""
+    if lam_abs > 0:
+        try:
+            return np.linalg.solve(G, rhs)[..., 0]
+        except np.linalg.LinAlgError:
+            pass
+    return (np.linalg.pinv(G, hermitian=True) @ rhs)[..., 0]
 
 
 def factor_change(U0, V0, U1, V1) -> float:
@@ -357,13 +368,11 @@ def als_complete(
     """
     t0 = time.perf_counter()
     check_scalar(lam, "lam", low=0)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_loop(tol, max_iter, callback)
     check_scalar(
         val_fraction, "val_fraction", low=0, high=1, low_inclusive=False, high_inclusive=False
     )
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
-    check_callback(callback)
     rng = check_random_state(random_state)
     prob = as_completion_problem(X, shape)
     limit = min(prob.shape)
@@ -394,8 +403,4 @@ def als_complete(
         resume=resume,
     )
     method.params.update(extra, init_scale=init_scale, max_iter=max_iter)
-    res = method.result(run.n_iter)
-    res.converged = run.converged
-    res.history = run.history
-    res.elapsed = time.perf_counter() - t0
-    return res
+    return finished(method.result(run.n_iter), run, t0)

@@ -15,10 +15,11 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_random_state, check_scalar
+from .._validation import check_random_state, check_scalar
 from ..iteration import Method, Stop, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
+from ._params import check_loop, finished
 
 __all__ = ["deep_mf", "deep_objective", "iterate_gd"]
 
@@ -100,6 +101,7 @@ class _DeepGD(Method):
     """Gradient descent on the factors ``W_1 ... W_L`` (in units where ``||X*||_2 ~ 1``)."""
 
     name = "deep matrix factorization"
+    advice = "Increase max_iter or step, or lower init_scale."
     state = ("Ws", "X_prev", "done")
 
     def __init__(self, meas, Ws, *, step, tol):
@@ -107,7 +109,7 @@ class _DeepGD(Method):
         self.s = meas.sigma
         self.y_s = meas.y / self.s
         self.ynorm = np.linalg.norm(self.y_s)
-        self.stop = Stop(tol, key="rel_residual")
+        self.stop = Stop(tol, key="rel_residual", label="relative training residual")
         self.X_prev, self.done = None, False
 
     def step(self, it):
@@ -132,13 +134,6 @@ class _DeepGD(Method):
 
     def converged(self, history):
         return self.done
-
-    def warning(self, history, max_iter):
-        return (
-            f"deep matrix factorization did not converge in max_iter={max_iter} iterations: "
-            f"relative training residual {history['rel_residual'][-1]:.2e} "
-            f"(tol={self.stop.tol:g}). Increase max_iter or step, or lower init_scale."
-        )
 
     def result(self, n_iter):
         U = _product(self.Ws[1:]) * self.s
@@ -203,9 +198,7 @@ def deep_mf(
     check_scalar(width, "width", kind=numbers.Integral, low=1)
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, low_inclusive=False)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_callback(callback)
+    check_loop(tol, max_iter, callback)
     rng = check_random_state(random_state)
     h = int(width)
     dims = [d] + [h] * (depth - 1) + [n]
@@ -216,16 +209,8 @@ def deep_mf(
     run = iterate_gd(
         method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
     )
-    res = method.result(run.n_iter)
-    res.converged = run.converged
-    res.history = {"loss": [], "rel_residual": [], **run.history}
-    res.elapsed = time.perf_counter() - t0
-    res.params = dict(
-        depth=depth,
-        width=h,
-        init_scale=init_scale,
-        step=step,
-        tol=tol,
-        max_iter=max_iter,
+    params = {"depth": depth, "width": h, "init_scale": init_scale, "step": step}
+    params.update(tol=tol, max_iter=max_iter)
+    return finished(
+        method.result(run.n_iter), run, t0, history=("loss", "rel_residual"), params=params
     )
-    return res

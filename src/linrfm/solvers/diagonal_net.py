@@ -31,10 +31,11 @@ import scipy.sparse as sp
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_option, check_scalar
-from ..iteration import Method, Stop
+from .._validation import check_option, check_scalar
+from ..iteration import Method, Run, Stop
 from ..problems import as_regression_problem
 from ..results import VectorResult
+from ._params import check_loop, finished
 from .deep_linear import iterate_gd
 
 __all__ = ["diagonal_net_regress", "diagonal_net_loss_grad", "diagonal_net_coef", "NET_FORMS"]
@@ -150,6 +151,7 @@ class _DiagonalGD(Method):
     """Gradient descent on the diagonal network's parameters with the curvature step rule."""
 
     name = "diagonal network"
+    advice = "Increase max_iter, or raise tol or init_scale."
     state = ("params",)
 
     def __init__(self, Xm, y, params, *, form, step, tol, lip):
@@ -157,7 +159,7 @@ class _DiagonalGD(Method):
         self.lr, self.lip = step, lip
         self.y_norm = float(np.linalg.norm(y))
         self.blocks = 2 if form == "pm" else len(params)
-        self.stop = Stop(tol, key="rel_residual")
+        self.stop = Stop(tol, key="rel_residual", label="relative residual")
 
     def step(self, it):
         Xm, params, form = self.Xm, self.params, self.form
@@ -175,13 +177,6 @@ class _DiagonalGD(Method):
             params[i] = params[i] - eta * (J[i] * g)
         record["eta"] = eta
         return record
-
-    def warning(self, history, max_iter):
-        return (
-            f"The diagonal network did not converge in max_iter={max_iter} iterations: the "
-            f"relative residual is {history['rel_residual'][-1]:.2e} (tol={self.stop.tol:g}). "
-            "Increase max_iter, or raise tol or init_scale."
-        )
 
     def result(self, n_iter):
         return VectorResult(
@@ -255,17 +250,15 @@ def diagonal_net_regress(
     check_option(form, "form", NET_FORMS)
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, high=2, low_inclusive=False, high_inclusive=False)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_callback(callback)
+    check_loop(tol, max_iter, callback)
     Xm = prob.X
     if sp.issparse(Xm):
         Xm = sp.csr_matrix(Xm)
     y = prob.y
     n, d = Xm.shape
     lip = _spectral_norm_sq(Xm) / n
-    res = VectorResult(shape=(d,), converged=True, method=f"diagonal-net-{form}", coef=np.zeros(d))
-    history = {"loss": [], "rel_residual": [], "eta": []}
+    res = VectorResult(shape=(d,), method=f"diagonal-net-{form}", coef=np.zeros(d))
+    run = Run(0, True)
     if np.linalg.norm(y) != 0.0 and lip != 0.0:  # else beta = 0 fits
         b = float(np.max(np.abs(Xm.T @ y))) / (n * lip)
         params = _init_params(form, L, d, (init_scale * b) ** (1.0 / L))
@@ -274,16 +267,7 @@ def diagonal_net_regress(
             method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
         )
         res = method.result(run.n_iter)
-        res.converged = run.converged
-        history.update(run.history)
-    res.history = history
-    res.elapsed = time.perf_counter() - t0
-    res.params = {
-        "depth": L,
-        "form": form,
-        "init_scale": init_scale,
-        "step": step,
-        "tol": tol,
-        "max_iter": max_iter,
-    }
-    return res
+    settings = {"depth": L, "form": form, "init_scale": init_scale, "step": step, "tol": tol}
+    settings["max_iter"] = max_iter
+    history = ("loss", "rel_residual", "eta")
+    return finished(res, run, t0, history=history, params=settings)

@@ -22,11 +22,12 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_random_state, check_scalar
+from .._validation import check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
-from ..iteration import Method, iterate
+from ..iteration import Method, Stop, iterate
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
+from ._params import check_loop, finished
 
 __all__ = ["factorized_gd", "factorized_objective", "FactorGD", "Armijo"]
 
@@ -186,6 +187,8 @@ class _FactorizedGD(FactorGD):
     """GD (or ScaledGD) in the units where ``||X*||_2 ~ 1``, stopped by the relative
     training residual or a relative change of ``X`` below ``tol * 1e-2``."""
 
+    advice = "Increase max_iter or step, or try scaled=True."
+
     def __init__(self, meas, U, V, *, step, scaled, damping, tol):
         self.s = meas.sigma
         super().__init__(
@@ -194,7 +197,8 @@ class _FactorizedGD(FactorGD):
             eta=float(step),
             armijo=Armijo(_ARMIJO, step * _MIN_STEP_RATIO),
         )
-        self.shape, self.scaled, self.damping, self.tol = meas.shape, scaled, damping, tol
+        self.shape, self.scaled, self.damping = meas.shape, scaled, damping
+        self.stop = Stop(tol, key="rel_residual", label="relative training residual")
         self.meas = meas
         self.ynorm = np.linalg.norm(meas.y) / self.s
 
@@ -219,7 +223,7 @@ class _FactorizedGD(FactorGD):
             ) from exc
 
     def converged(self, history):
-        if history["rel_residual"][-1] < self.tol:
+        if self.stop(history):
             return True
         (U, V), (dirU, dirV), eta = self.last
         U_new, _ = self.params
@@ -228,7 +232,7 @@ class _FactorizedGD(FactorGD):
         bound = np.linalg.norm(eta * dirU) * np.linalg.norm(V) + np.linalg.norm(
             U_new
         ) * np.linalg.norm(eta * dirV)
-        return bool(old > 0 and bound < 1e-2 * self.tol * old)
+        return bool(old > 0 and bound < 1e-2 * self.stop.tol * old)
 
     def certify(self, history):
         U, V = self.params
@@ -239,13 +243,6 @@ class _FactorizedGD(FactorGD):
             self.meas.m,
             history["rel_residual"][-1],
             symmetric=symmetric,
-        )
-
-    def warning(self, history, max_iter):
-        return (
-            f"factorized GD did not converge in max_iter={max_iter} iterations: relative "
-            f"training residual {history['rel_residual'][-1]:.2e} (tol={self.tol:g}). "
-            "Increase max_iter or step, or try scaled=True."
         )
 
     def result(self, n_iter):
@@ -314,9 +311,7 @@ def factorized_gd(
     random_state : None, int or numpy.random.Generator
         Seed of the initialization.
     %(callback)s
-    checkpoint, resume : optional
-        Passed to :func:`~linrfm.iteration.iterate`: ``checkpoint(Checkpoint)`` after
-        iterations; ``resume=`` a checkpoint of this fit on the same data continues it.
+    %(checkpoint)s
 
     Returns
     -------
@@ -331,9 +326,7 @@ def factorized_gd(
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, low_inclusive=False)
     check_scalar(damping, "damping", low=0, low_inclusive=False)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_callback(callback)
+    check_loop(tol, max_iter, callback)
     rng = check_random_state(random_state)
     U = init_scale * rng.standard_normal((n, k))
     V = init_scale * rng.standard_normal((d, k))
@@ -341,9 +334,6 @@ def factorized_gd(
     run = iterate(
         method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
     )
-    res = method.result(run.n_iter)
-    res.converged, res.history = run.converged, run.history
-    res.elapsed = time.perf_counter() - t0
-    res.params = dict(rank=k, init_scale=init_scale, step=step, scaled=scaled, damping=damping)
-    res.params.update(tol=tol, max_iter=max_iter)
-    return res
+    params = dict(rank=k, init_scale=init_scale, step=step, scaled=scaled, damping=damping)
+    params.update(tol=tol, max_iter=max_iter)
+    return finished(method.result(run.n_iter), run, t0, params=params)

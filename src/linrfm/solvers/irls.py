@@ -18,12 +18,12 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_scalar
+from .._validation import check_scalar
 from ..identifiability import certify_dense_completion
 from ..iteration import Method, Schedule, Stop, iterate
 from ..problems import as_completion_problem
 from ..results import DenseResult
-from ._params import absolute_ridge, finished
+from ._params import absolute_ridge, check_loop, finished
 from ._rowsolve import LineSolver
 from .sensing import (
     WarmStarts,
@@ -49,9 +49,7 @@ def _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback) -> dict:
     check_scalar(gamma, "gamma", low=0, low_inclusive=False)
     check_scalar(eta, "eta", low=1)
     check_scalar(gamma_min, "gamma_min", low=0)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_callback(callback)
+    check_loop(tol, max_iter, callback)
     return dict(p=p, gamma=gamma, eta=eta, gamma_min=gamma_min, tol=tol, max_iter=max_iter)
 
 
@@ -159,10 +157,8 @@ def irls_complete(
     shape : tuple of int, optional
         Required with triple input.
     %(progress)s
-    callback, checkpoint, resume : optional
-        Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
-        every iteration, ``info['result']`` the current iterate as a DenseResult; a fit
-        resumed from a checkpoint equals the uninterrupted one.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------

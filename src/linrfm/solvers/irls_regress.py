@@ -25,11 +25,12 @@ import scipy.sparse as sp
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback, check_option, check_real_array, check_scalar
+from .._validation import check_option, check_real_array, check_scalar
+from ..identifiability import certify_sparse_recovery
 from ..iteration import Method, Run, Schedule, Stop, iterate
 from ..problems import as_regression_problem
 from ..results import VectorResult
-from ._params import finished, relative_change
+from ._params import check_loop, finished, relative_change
 
 __all__ = ["irls_regress", "irls_regress_step", "IRLS_EPS_RULES"]
 
@@ -129,8 +130,8 @@ def irls_regress(
         at its floor ('chartrand-yin') or at any ``eps`` ('ddfg', whose ``eps`` stalls
         once the iterate is K-sparse).
     max_iter : int, default=500
-    callback, checkpoint, resume : optional
-        As in :func:`linrfm.solvers.linrfm_regress.lin_rfm_regress`.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------
@@ -145,14 +146,12 @@ def irls_regress(
     check_scalar(eps, "eps", low=0, low_inclusive=False)
     check_option(eps_rule, "eps_rule", IRLS_EPS_RULES)
     check_scalar(eps_min, "eps_min", low=0, low_inclusive=False)
-    check_scalar(tol, "tol", low=0, low_inclusive=False)
-    check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
+    check_loop(tol, max_iter, callback)
     d = prob.n_features
     if eps_rule == "ddfg":
         if sparsity is None:
             raise ValueError("eps_rule='ddfg' needs the 'sparsity' parameter (an int K).")
         check_scalar(sparsity, "sparsity", kind=numbers.Integral, low=0, high=d - 1)
-    check_callback(callback)
     params = {
         "p": float(p),
         "eps": eps,
@@ -209,6 +208,11 @@ class _IRLSRegress(Method):
         else:
             self.schedule.defer(change * np.sqrt(self.scale))
         return {"rel_change": change, "eps": eps_abs / self.scale}
+
+    def certify(self, history):
+        """The interpolation is determined by the samples
+        (:func:`~linrfm.identifiability.certify_sparse_recovery`)."""
+        return certify_sparse_recovery(self.beta, self.X, self.y)
 
     def result(self, n_iter):
         return VectorResult(

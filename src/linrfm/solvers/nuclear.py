@@ -15,8 +15,8 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
-from .._validation import check_callback
 from ..results import DenseResult
+from ._params import finished
 from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
 from .sensing import check_sensing_problem
 
@@ -115,8 +115,7 @@ def soft_impute_sense(
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)
-    check_path_params(lam, lam_ratio, n_lams, tol, max_iter)
-    check_callback(callback)
+    check_path_params(lam, lam_ratio, n_lams, tol, max_iter, callback)
     op, y = problem.operator, problem.y
     L = operator_norm2(op)
     if L == 0:
@@ -125,9 +124,6 @@ def soft_impute_sense(
     lams = lam_path(lam, lambda: lam_max, lam_ratio, n_lams)
     method = _FistaSVT(op, y, L, lams, tol=tol, max_iter=max_iter)
     run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
-    res = method.result(run.n_iter)
-    res.converged = run.converged
-    res.history = {"lam": [], "rel_change": [], "rank": [], **run.history}
-    res.elapsed = time.perf_counter() - t0
-    res.params = dict(lam=lams[-1], lam_ratio=lam_ratio, n_lams=len(lams), tol=tol)
-    return res
+    params = dict(lam=lams[-1], lam_ratio=lam_ratio, n_lams=len(lams), tol=tol)
+    history = ("lam", "rel_change", "rank")
+    return finished(method.result(run.n_iter), run, t0, history=history, params=params)

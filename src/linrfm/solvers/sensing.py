@@ -221,7 +221,12 @@ def sensing_certificate(X, solver, symmetric: bool):
     residual = float(np.linalg.norm(solver.op.apply(X) - solver.y))
     residual = residual / solver.y_norm if solver.y_norm > 0 else residual
     return certify_recovery(
-        lambda k: top_singular_values(X, k), X.shape, solver.op.m, residual, symmetric=symmetric
+        lambda k: top_singular_values(X, k),
+        X.shape,
+        solver.op.m,
+        residual,
+        symmetric=symmetric,
+        frobenius=float(np.linalg.norm(X)),
     )
 
 
@@ -316,10 +321,8 @@ def lin_rfm_sense(
     init : ndarray of shape (n, d) or DenseResult, optional
         Starting iterate (default ``A*(y)``, the zero-filled observations for completion).
     %(progress)s
-    callback, checkpoint, resume : optional
-        Passed to :func:`linrfm.iteration.iterate`: ``callback(iteration, info)`` after
-        every iteration, ``info['result']`` the current iterate as a DenseResult; a fit
-        resumed from a checkpoint equals the uninterrupted one.
+    %(callback)s
+    %(checkpoint)s
 
     Returns
     -------

@@ -22,13 +22,13 @@ from .._docs import fill_doc
 from .._scaling import data_scale, scale_free
 from .._validation import (
     check_bool,
-    check_callback,
     check_option,
     check_random_state,
     check_scalar,
 )
 from ..problems import as_completion_problem
 from ..results import FactorResult
+from ._params import finished
 from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
 
 __all__ = ["soft_impute_complete", "lambda_max"]
@@ -272,11 +272,10 @@ def soft_impute_complete(
         ``lam``, ``rel_change`` (1 for a step from zero), ``rank`` and ``objective``.
     """
     t0 = time.perf_counter()
-    check_path_params(lam, lam_ratio, n_lams, tol, max_iter)
+    check_path_params(lam, lam_ratio, n_lams, tol, max_iter, callback)
     check_scalar(path_tol, "path_tol", low=0, low_inclusive=False, allow_none=True)
     check_bool(accelerate, "accelerate")
     check_option(solver, "solver", ("auto", "dense", "lowrank"))
-    check_callback(callback)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
     check_scalar(
@@ -298,18 +297,8 @@ def soft_impute_complete(
         keep_path=return_path,
     )
     run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
-    res = method.result(run.n_iter)
-    res.converged = run.converged
-    res.history = {"lam": [], "rel_change": [], "rank": [], "objective": [], **run.history}
-    res.elapsed = time.perf_counter() - t0
-    res.params = {
-        "lam": lams[-1],
-        "lam_ratio": lam_ratio,
-        "n_lams": len(lams),
-        "max_rank": max_rank,
-        "solver": solver,
-        "tol": tol,
-        "path_tol": method.path_tol,
-        "accelerate": accelerate,
-    }
+    params = {"lam": lams[-1], "lam_ratio": lam_ratio, "n_lams": len(lams), "max_rank": max_rank}
+    params.update(solver=solver, tol=tol, path_tol=method.path_tol, accelerate=accelerate)
+    history = ("lam", "rel_change", "rank", "objective")
+    res = finished(method.result(run.n_iter), run, t0, history=history, params=params)
     return (res, method.path) if return_path else res

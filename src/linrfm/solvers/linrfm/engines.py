@@ -33,19 +33,24 @@ class DenseLinRFM(LinRFM):
     # B: the last output; B_in: the extrapolated input of the next half-step (None: B)
     state = LinRFM.state + ("B", "B_in")
 
-    def __init__(self, prob, *, alpha, dtype, init, two_sided=False, momentum=0.0, **common):
+    def __init__(
+        self, prob, *, alpha, dtype, init, two_sided=False, momentum=0.0, cooccurrence=0.0,
+        **common,
+    ):  # fmt: skip
         super().__init__(prob, **common)
         ops = self.ops
         n, d = prob.shape
         self.momentum = momentum
         self.B_in = None
-        self.row_step = HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, self.replace, ops)
+        self.row_step = HalfStep(
+            prob.rows, prob.cols, prob.values, n, d, alpha, self.replace, ops, cooccurrence
+        )
         self.col_step = None
         if two_sided:
             order = np.lexsort((prob.rows, prob.cols))
             self.col_step = HalfStep(
                 prob.cols[order], prob.rows[order], prob.values[order], d, n, alpha,
-                self.replace, ops,
+                self.replace, ops, cooccurrence,
             )  # fmt: skip
         self.half_steps = tuple(h for h in (self.row_step, self.col_step) if h is not None)
         if init is not None:
@@ -92,14 +97,19 @@ class SparseLinRFM(LinRFM):
     # last: (coef, K + lam I, its unscaled AGOP) of the last half-step, for momentum
     state = LinRFM.state + ("G", "B_rows", "last")
 
-    def __init__(self, prob, *, alpha, dtype, init, momentum=0.0, random_state=0, **common):
+    def __init__(
+        self, prob, *, alpha, dtype, init, momentum=0.0, random_state=0, cooccurrence=0.0,
+        **common,
+    ):  # fmt: skip
         super().__init__(prob, **common)
         ops = self.ops
         n, d = prob.shape
         self.n = n
         self.momentum = momentum
         self.last = None
-        self.step_ = HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, self.replace, ops)
+        self.step_ = HalfStep(
+            prob.rows, prob.cols, prob.values, n, d, alpha, self.replace, ops, cooccurrence
+        )
         self.half_steps = (self.step_,)
         self._sample_rows(random_state)
         self._start(prob, init, dtype)

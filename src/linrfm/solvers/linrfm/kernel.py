@@ -4,6 +4,7 @@ line (row) of the iterate, with the kernel built from its AGOP ``G = B^T B / n``
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..._validation import check_scalar
 from ...backend import NUMPY, ops_of
@@ -11,7 +12,7 @@ from ...problems import as_completion_problem
 from .._params import absolute_ridge
 from .._rowsolve import LineSolver
 
-__all__ = ["kernel_power", "eig_power", "lin_rfm_step", "HalfStep"]
+__all__ = ["kernel_power", "eig_power", "cooccurrence_kernel", "lin_rfm_step", "HalfStep"]
 
 
 def kernel_power(G: np.ndarray, alpha: float) -> np.ndarray:
@@ -34,19 +35,51 @@ def eig_power(G: np.ndarray, alpha: float) -> np.ndarray:
     return (Q * w) @ Q.T
 
 
-class HalfStep:
-    """One lin-RFM half-step on one side (rows as samples of a ``n_lines x width`` matrix)."""
+def cooccurrence_kernel(lines, idx, n_lines: int, width: int) -> np.ndarray:
+    """The cosine similarity of the observed patterns of the ``width`` columns.
 
-    def __init__(self, lines, idx, values, n_lines, width, alpha, replace, ops=NUMPY):
+    ``P[j, l] = |O_j & O_l| / sqrt(|O_j| |O_l|)`` with ``O_j`` the lines observed in
+    column ``j``: 1 on the diagonal of every observed column, 0 for a column never
+    observed. It reads where entries are observed, never their values.
+    """
+    M = sp.csr_matrix((np.ones(idx.size), (lines, idx)), shape=(n_lines, width))
+    P = np.asarray((M.T @ M).toarray())
+    s = np.sqrt(P.diagonal())
+    s[s == 0] = 1.0
+    return P / s[:, None] / s[None, :]
+
+
+class HalfStep:
+    """One lin-RFM half-step on one side (rows as samples of a ``n_lines x width`` matrix).
+
+    With ``cooccurrence`` w > 0 the kernel is ``(1 - w) K / m + w P``: the AGOP power ``K``
+    scaled to a mean eigenvalue ``m`` of 1, mixed with the :func:`cooccurrence_kernel` ``P``
+    of the pattern.
+    """
+
+    def __init__(
+        self, lines, idx, values, n_lines, width, alpha, replace, ops=NUMPY, cooccurrence=0.0
+    ):
         self.solver = LineSolver(lines, idx, values, n_lines, width, ops=ops)
         self.alpha = alpha
         self.replace = replace
         self.width = width
         self.n_lines = n_lines
+        self.cooccurrence = float(cooccurrence)
+        self.prior = None
+        if self.cooccurrence > 0:
+            self.prior = cooccurrence_kernel(lines, idx, n_lines, width)
 
     def kernel(self, G: np.ndarray, lam_rel: float):
-        """Kernel ``G^(2 alpha)`` and the absolute ridge for a relative one."""
+        """Kernel ``G^(2 alpha)`` (mixed with the pattern's) and the absolute ridge for a
+        relative one."""
         K = kernel_power(G, self.alpha)
+        if self.prior is not None:
+            w = self.cooccurrence
+            scale = float(K.trace()) / self.width
+            if not hasattr(self.prior, "dtype") or self.prior.dtype != K.dtype:
+                self.prior = self.solver.ops.array(self.prior, K.dtype)  # on K's device
+            K = (1 - w) * (K / scale if scale > 0 else K) + w * self.prior
         return K, absolute_ridge(lam_rel, float(K.trace()) / self.width)
 
     def __call__(self, B: np.ndarray, lam_rel: float):

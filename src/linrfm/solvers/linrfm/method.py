@@ -159,15 +159,18 @@ class LinRFM(Method):
         if G is None:
             B = self.ops.to_numpy(self.B)
             spectrum = lambda k: top_singular_values(B, k)  # noqa: E731
+            frobenius = float(np.linalg.norm(B))
         else:
             G = self.ops.to_numpy(G) * self.shape[0]
             spectrum = lambda k: gram_singular_values(G, k)  # noqa: E731
+            frobenius = float(np.sqrt(max(np.trace(G), 0.0)))
         fitted = self.values_at(self.prob.rows, self.prob.cols)
         return certify_recovery(
             spectrum,
             self.shape,
             self.prob.n_obs,
             completion_residual(fitted, self.prob.values),
+            frobenius=frobenius,
         )
 
     def lam_final(self) -> float:

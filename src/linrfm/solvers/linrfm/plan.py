@@ -7,6 +7,7 @@ import numpy as np
 
 from ..._validation import check_option, check_scalar
 from ...problems import as_completion_problem
+from .._rowsolve import largest_batch
 
 __all__ = ["lin_rfm_plan", "plan_fit", "check_dtype", "VARIANTS", "AGOP_PATHS", "CHANGE_SAMPLE"]
 
@@ -17,30 +18,48 @@ _GiB = 2**30
 # The coefficient ('sparse') AGOP path measures the relative change of the iterate on at
 # most this many rows (all rows when there are fewer: then it is exact).
 CHANGE_SAMPLE = 8192
-# Rough seconds per operation on one core, for the cost model (only ratios matter):
-# a dense matrix-product flop, a sparse-times-dense multiply-add (scipy), a sparse-sparse
-# multiply-add (scipy), a gathered kernel entry.
-_T_FLOP, _T_SPMM, _T_SPGEMM, _T_GATHER = 1 / 40e9, 0.7e-9, 15e-9, 10e-9
+# Seconds per operation on one core, for the cost model: a dense matrix-product flop, a
+# sparse-times-dense multiply-add (scipy), a sparse-sparse multiply-add (scipy), a gathered
+# kernel entry, an observation's own bookkeeping in a half-step (its coefficient's scatter
+# and gathers, the pattern's copy). Checked against one-thread measurements within 30%
+# (benchmarks/README.md, "The cost model against the measurements"; bench_scaling.py).
+_T_FLOP, _T_SPMM, _T_SPGEMM, _T_GATHER, _T_OBS = 1 / 40e9, 0.7e-9, 15e-9, 10e-9, 100e-9
+# Bytes, measured (tracemalloc) on the NumPy backend in float64 and written as int + float
+# parts: per line (counts, offsets); per gathered kernel entry of the largest batched solve
+# (two int64 index arrays at the gather's peak); per observation, (int, float) bytes held
+# during the block solves and during the rest of a half-step, by path; a fixed overhead.
+_LINE_BYTES, _BATCH_BYTES, _FIXED_BYTES = 16, 16, 2 * 2**20
+_OBS_BYTES = {
+    ("sparse", "solve"): (27, 4),
+    ("sparse", "other"): (22, 8),
+    ("dense", "solve"): (36, 3),
+    ("dense", "other"): (26, 3),
+    ("two-sided", "solve"): (60, 6),
+    ("two-sided", "other"): (0, 0),  # its peak is in the solves
+}
 
 
 def _side_cost(n_lines, width, counts):
-    """Seconds per half-step and bytes of one side (lines regressed with a width^2 kernel).
-
-    Returns a dict with the cost of the dense path (holds the n_lines x width iterate) and
-    of the coefficient path (AGOP from the solve coefficients, no dense iterate).
-    """
+    """Seconds per half-step of one side (lines regressed with a width^2 kernel), for the
+    dense path (holds the n_lines x width iterate) and the coefficient path (AGOP from the
+    solve coefficients, no dense iterate; with the default momentum: four d x d products,
+    and ``_T_SPGEMM`` as measured covers both of its sparse Gram products)."""
     n_obs = float(np.sum(counts))
     sq = float(np.sum(counts.astype(np.float64) ** 2))
     solves = sq * _T_GATHER + float(np.sum(counts.astype(np.float64) ** 3)) * _T_FLOP
+    solves += n_obs * _T_OBS
     dense_t = 2.0 * n_lines * width**2 * _T_FLOP + n_obs * width * _T_SPMM + solves
-    sparse_t = 4.0 * width**3 * _T_FLOP + sq * _T_SPGEMM + solves
+    # the sampled rows' product A K measures the change
+    sampled = n_obs * min(1.0, CHANGE_SAMPLE / max(n_lines, 1))
+    sparse_t = 8.0 * width**3 * _T_FLOP + sq * _T_SPGEMM + sampled * width * _T_SPMM + solves
     return {"dense_time": dense_t, "sparse_time": sparse_t}
 
 
-def _obs_bytes(n_obs, sum_sq, itemsize):
-    # problem arrays are the caller's; the solver adds index/pattern/padding arrays and
-    # a few coefficient vectors, plus one batch of gathered blocks
-    return n_obs * (48 + 3 * itemsize) + min(sum_sq, 2**22) * (8 + 2 * itemsize)
+def _obs_bytes(path, n_obs, itemsize, batch):
+    """Bytes of the observations' arrays at the two peaks of a half-step on ``path``: during
+    the block solves (with their largest batch of ``batch`` kernel entries), and after."""
+    per = {ph: a + b * itemsize for (p, ph), (a, b) in _OBS_BYTES.items() if p == path}
+    return {"solve": n_obs * per["solve"] + _BATCH_BYTES * batch, "other": n_obs * per["other"]}
 
 
 def check_dtype(dtype):
@@ -100,43 +119,60 @@ def lin_rfm_plan(
 def _options(prob, s):
     """Every (variant, side, agop, seconds per iteration, bytes) the solver can run."""
     n, d = prob.shape
-    sq = max(
-        float(np.sum(prob.row_counts.astype(np.float64) ** 2)),
-        float(np.sum(prob.col_counts.astype(np.float64) ** 2)),
-    )
-    obs = _obs_bytes(prob.n_obs, sq, s)
+    m = prob.n_obs
+    batch = {"row": largest_batch(prob.row_counts), "col": largest_batch(prob.col_counts)}
     rc = _side_cost(n, d, prob.row_counts)  # rows regressed, d x d kernel
     cc = _side_cost(d, n, prob.col_counts)  # columns regressed, n x n kernel
     options = []
     for side, c, lines, width in (("row", rc, n, d), ("col", cc, d, n)):
-        # one-sided momentum keeps the last output too: a dense iterate, or the last
-        # coefficients with their kernel and AGOP
-        dense_bytes = 4 * n * d * s + 3 * width * width * s + obs
-        sparse_bytes = (
-            10 * width * width * s
-            + 2 * min(CHANGE_SAMPLE, lines) * width * s
-            + prob.n_obs * s
-            + obs
+        base = _FIXED_BYTES + _LINE_BYTES * lines
+        dense_obs = _obs_bytes("dense", m, s, batch[side])
+        # one-sided momentum keeps the last output too: the dense path holds two n x d
+        # arrays during the solves, five while it extrapolates
+        dense_bytes = (
+            base
+            + 3 * width * width * s
+            + max(2 * n * d * s + dense_obs["solve"], 5 * n * d * s + dense_obs["other"])
+        )
+        # the coefficient path: during the solves the AGOP, the last kernel and AGOP
+        # (momentum), the padded kernel and the last sampled rows; after, the Gram products
+        # and the new sampled rows too
+        sampled = min(CHANGE_SAMPLE, lines) * width * s
+        sparse_obs = _obs_bytes("sparse", m, s, batch[side])
+        sparse_bytes = base + max(
+            sparse_obs["solve"] + 4 * width * width * s + sampled,
+            sparse_obs["other"] + 10 * width * width * s + 2 * sampled,
         )
         options.append(("one-sided", side, "dense", c["dense_time"], dense_bytes))
         options.append(("one-sided", side, "sparse", c["sparse_time"], sparse_bytes))
-    two_bytes = 3 * n * d * s + 3 * max(n, d) ** 2 * s + 2 * obs
+    # two-sided: the last and the new iterate, the column side's n x n AGOP and padded
+    # kernel, the row side's d x d kernel, both sides' observation arrays
+    two_bytes = (
+        _FIXED_BYTES
+        + _LINE_BYTES * (n + d)
+        + (2 * n * d + 2 * max(n, d) ** 2 + min(n, d) ** 2) * s
+        + _obs_bytes("two-sided", m, s, max(batch.values()))["solve"]
+    )
     options.append(("two-sided", "row", "dense", rc["dense_time"] + cc["dense_time"], two_bytes))
     return options
 
 
-def plan_fit(prob, variant, agop, dtype, memory_limit):
-    """:func:`lin_rfm_plan` on a checked :class:`~linrfm.problems.MatrixCompletion`."""
+def plan_fit(prob, variant, agop, dtype, memory_limit, kernel_side="auto"):
+    """:func:`lin_rfm_plan` on a checked :class:`~linrfm.problems.MatrixCompletion`;
+    ``kernel_side`` 'row' or 'col' keeps the options of that side only."""
     n, d = prob.shape
     options = _options(prob, np.dtype(dtype).itemsize)
     if variant != "auto":
         options = [o for o in options if o[0] == variant]
+    if kernel_side != "auto":
+        options = [o for o in options if o[1] == kernel_side]
     if agop != "auto":
         options = [o for o in options if o[2] == agop]
     if not options:
         raise ValueError(
-            f"variant={variant!r} with agop={agop!r} is not available: the two-sided "
-            "variant needs the dense iterate (agop='dense' or 'auto')."
+            f"variant={variant!r} with agop={agop!r} and kernel_side={kernel_side!r} is not "
+            "available: the two-sided variant needs the dense iterate (agop='dense' or "
+            "'auto') and starts on the rows (kernel_side='row' or 'auto')."
         )
     fits = [o for o in options if o[4] <= memory_limit]
     if not fits:
