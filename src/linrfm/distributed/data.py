@@ -152,3 +152,21 @@ def make_blocks(client, triples, shape, dtype, workers):
         blocks.append(block)
     futures = client.compute(blocks, optimize_graph=False)
     return Blocks(futures, bounds, counts.shape, transpose, plan)
+
+
+def named_triples(X, client, *, row=None, col=None, value=None):
+    """A Dask DataFrame whose columns are named by ``row``, ``col``, ``value``, as
+    :class:`Triples` (``lin_rfm_complete(..., row=, col=, value=)``); refused elsewhere."""
+    names = {"row": row, "col": col, "value": value}
+    given = {k: v for k, v in names.items() if v is not None}
+    if not given:
+        return X
+    if client is None or not type(X).__module__.startswith("dask"):
+        raise ValueError(
+            f"{', '.join(map(repr, given))} name the columns of a Dask DataFrame X fitted "
+            f"with a client; got X of type {type(X).__name__} and client={client!r}."
+        )
+    for k, v in given.items():
+        if not isinstance(v, str):
+            raise TypeError(f"The {k!r} parameter must be a column name (str); got {v!r}.")
+    return Triples(X, **{k: v or k for k, v in names.items()})

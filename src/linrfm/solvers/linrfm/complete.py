@@ -107,26 +107,6 @@ def _make_method(prob, plan, *, init, val, **common):
     return method
 
 
-def _named_columns(X, client, row, col, value):
-    """A Dask DataFrame whose columns are named by ``row``, ``col``, ``value``, as the
-    cluster path's :class:`~linrfm.distributed.Triples`; the names are refused elsewhere."""
-    names = {"row": row, "col": col, "value": value}
-    given = {k: v for k, v in names.items() if v is not None}
-    if not given:
-        return X
-    if client is None or not type(X).__module__.startswith("dask"):
-        raise ValueError(
-            f"{', '.join(map(repr, given))} name the columns of a Dask DataFrame X fitted "
-            f"with a client; got X of type {type(X).__name__} and client={client!r}."
-        )
-    for k, v in given.items():
-        if not isinstance(v, str):
-            raise TypeError(f"The {k!r} parameter must be a column name (str); got {v!r}.")
-    from ...distributed import Triples
-
-    return Triples(X, **{k: v or k for k, v in names.items()})
-
-
 def _on_cluster(X, client, *, variant, agop, lam_rule, momentum, device, init, **kw):
     """The fit on the workers of a ``dask.distributed.Client`` (:mod:`linrfm.distributed`)."""
     from ...distributed import require_dask
@@ -391,7 +371,10 @@ def lin_rfm_complete(
     check_option(kernel_side, "kernel_side", ("auto", "row", "col"))
     if client is not None and (cooccurrence or kernel_side != "auto"):
         raise ValueError("With a client, cooccurrence must be 0 and kernel_side 'auto'.")
-    X = _named_columns(X, client, row, col, value)
+    if (row, col, value) != (None, None, None):
+        from ...distributed.data import named_triples
+
+        X = named_triples(X, client, row=row, col=col, value=value)
     if client is not None:
         return _on_cluster(
             X, client, variant=variant, agop=agop, lam_rule=lam_rule, momentum=momentum,
