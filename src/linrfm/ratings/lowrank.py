@@ -29,7 +29,7 @@ from ..iteration import Method, iterate
 from ..results import FactorResult
 from ..solvers._params import absolute_ridge
 from ..solvers.als import Lines, factor_change
-from ..solvers.linrfm.plan import _obs_bytes, plan_fit
+from ..solvers.linrfm.plan import plan_fit
 
 __all__ = [
     "factor_kernel",
@@ -65,7 +65,11 @@ def lowrank_bytes(prob, rank, itemsize=8):
     blocks of one batched solve)."""
     n, d = prob.shape
     sq = float(np.sum(prob.row_counts.astype(np.float64) ** 2))
-    return _obs_bytes(prob.n_obs, sq, itemsize) + 6 * (n + d) * rank * itemsize
+    # index, pattern and padding arrays per observation, and one batch of gathered blocks
+    # (the estimate ratings/lowrank was measured against; lin_rfm_plan's own per-path
+    # constants belong to the full-kernel solver)
+    observations = prob.n_obs * (48 + 3 * itemsize) + min(sq, 2**22) * (8 + 2 * itemsize)
+    return observations + 6 * (n + d) * rank * itemsize
 
 
 def kernel_plan(prob, kernel_rank, variant, memory_limit):
