@@ -239,13 +239,15 @@ class Checkpoint:
     """A method's state after ``n_iter`` iterations, with the history so far.
 
     ``iterate(method, resume=checkpoint, ...)`` continues from it; the resumed fit equals
-    an uninterrupted one.
+    an uninterrupted one. A checkpoint taken as the run converged resumes to that result,
+    with no further iteration.
     """
 
     n_iter: int
     state: dict
     history: dict
     name: str = ""
+    converged: bool = False
 
 
 @dataclass
@@ -332,7 +334,8 @@ def iterate(
         history = copy.deepcopy(resume.history)
         start = resume.n_iter
     bar = _progress_bar(progress, max_iter, method.name, start)
-    converged = stopped = False
+    converged = resume is not None and resume.converged
+    stopped = False
     refused = None
     it = start
     try:
@@ -364,7 +367,11 @@ def iterate(
             if checkpoint is not None and (
                 it % checkpoint_every == 0 or converged or stopped or refused or it == max_iter
             ):
-                checkpoint(Checkpoint(it, method.state_dict(), copy.deepcopy(history), method.name))
+                checkpoint(
+                    Checkpoint(
+                        it, method.state_dict(), copy.deepcopy(history), method.name, converged
+                    )
+                )
     finally:
         if bar is not None:
             bar.close()
