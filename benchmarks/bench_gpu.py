@@ -99,7 +99,7 @@ def run_problem(torch, name, limit, memory_limit, device="cuda"):
         rec[f"to_{tgt:g}"] = {"seconds": hit[0][0], "iteration": hit[0][1]} if hit else None
     rec.update(
         iterations=len(times),
-        s_per_iter=float(np.median(np.diff(times))) if len(times) > 1 else None,
+        s_per_iter=float(np.median(np.diff(times))) if len(times) > 1 else float(times[0]),
         first_iter_s=times[0] if times else None,
         final_err=errs[-1] if errs else None,
         converged=bool(res.converged),

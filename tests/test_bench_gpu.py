@@ -67,7 +67,7 @@ def test_a_problem_record_on_the_cpu(bench_gpu, monkeypatch):
     finally:
         torch.set_num_threads(threads)
     assert rec["problem"] == "tiny" and rec["plan"]["variant"] in ("one-sided", "two-sided")
-    assert rec["iterations"] == len(rec["trace"]) >= 2
+    assert rec["iterations"] == len(rec["trace"]) >= 1
     times = [t for t, _ in rec["trace"]]
     assert times == sorted(times) and rec["s_per_iter"] > 0
     first = next(i for i, (_, e) in enumerate(rec["trace"]) if e <= 1e-1)

@@ -17,7 +17,8 @@ from sklearn.exceptions import ConvergenceWarning
 from linrfm import make_completion
 from linrfm.problems import MatrixCompletion
 from linrfm.solvers.linrfm import lin_rfm_complete
-from linrfm.solvers.linrfm.polish import max_identifiable_rank
+from linrfm.solvers.linrfm import polish as polish_module
+from linrfm.solvers.linrfm.polish import due, max_identifiable_rank
 
 
 def ill_conditioned(n, r, kappa, rho, seed):
@@ -90,3 +91,64 @@ def test_make_completion_kappa():
     assert np.mean(pc.dense_truth() ** 2) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="kappa"):
         make_completion(10, 10, 2, 50, kappa=0.5)
+
+
+def test_polish_is_due_at_powers_of_two():
+    assert [i for i in range(1, 40) if due(i)] == [1, 2, 4, 8, 16, 32]
+    assert not due(0)
+
+
+@pytest.mark.parametrize("agop", ["dense", "sparse"])
+def test_an_early_polish_ends_the_fit_exactly(agop):
+    # canonical shape at 3x the degrees of freedom: the plain iteration takes tens of
+    # iterations to ~1e-6; an early attempt (iteration 1, 2, 4, ...) that reproduces the
+    # observations on an identifiable rank ends the fit there, exact
+    pc = make_completion(300, 200, 4, 6000, min_per_line=5, random_state=3)
+    variant = "two-sided" if agop == "dense" else "one-sided"
+    res = lin_rfm_complete(pc.problem, variant=variant, agop=agop)
+    info = res.params["polished"]
+    assert res.converged and info["rank"] == 4
+    assert info["iteration"] == res.n_iter and due(res.n_iter)
+    assert pc.evaluate(res)["rel_error"] < 1e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = lin_rfm_complete(pc.problem, variant=variant, agop=agop, polish=False)
+    assert plain.n_iter > res.n_iter
+    assert pc.evaluate(plain)["rel_error"] > 1e3 * pc.evaluate(res)["rel_error"]
+
+
+def test_polish_never_accepts_a_rank_above_a_line_s_observations():
+    # rank 3, but one row observed twice: a rank-3 completion of that row is not
+    # determined (any of a line of rows fits), so no rank above 2 may be certified
+    pc = make_completion(60, 50, 3, 1500, min_per_line=4, random_state=0)
+    p = pc.problem
+    keep = (p.rows != 0) | (np.cumsum(p.rows == 0) <= 2)
+    prob = MatrixCompletion(p.rows[keep], p.cols[keep], p.values[keep], p.shape)
+    assert prob.row_counts[0] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = lin_rfm_complete(prob)
+    assert res.params.get("polished", {"rank": 0})["rank"] <= 2
+    full = lin_rfm_complete(p)
+    assert full.params["polished"]["rank"] == 3
+
+
+@pytest.mark.parametrize("block_bytes", [1, 500, 2**26])
+def test_factors_as_kernel_reproduces_the_factors_in_any_blocks(block_bytes, monkeypatch):
+    # rows in blocks of observations (bounded temporaries): the same P Q^T however
+    # small the blocks, rows with fewer than r observations included (least squares)
+    monkeypatch.setattr(polish_module, "_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(0)
+    mask = rng.random((40, 30)) < 0.3
+    mask[:, :2] = True  # every row observed twice at least, so every row is present
+    mask[5, 2:] = False  # row 5: 2 observations, fewer than r = 3
+    rows, cols = np.nonzero(mask)
+    prob = MatrixCompletion(rows, cols, rng.standard_normal(rows.size), mask.shape)
+    P, Q = rng.standard_normal((40, 3)), rng.standard_normal((30, 3))
+    A, K = polish_module.factors_as_kernel(prob, P, Q)
+    B = (A @ K).toarray() if hasattr(A @ K, "toarray") else A @ K
+    full = np.ones(40, dtype=bool)
+    full[5] = False
+    np.testing.assert_allclose(B[full], (P @ Q.T)[full], atol=1e-12)
+    # the short row: its least-squares fit on its two observed entries
+    np.testing.assert_allclose(B[5, :2], (P @ Q.T)[5, :2], atol=1e-12)

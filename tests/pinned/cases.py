@@ -111,15 +111,17 @@ def out(res):
 
 
 def _lrc(**kw):
+    # the iteration itself: its polish (an early one ends these fits at iteration 1) is
+    # pinned by its own case, lrc_polished
+    kw.setdefault("polish", False)
     return lambda: out(call("lin_rfm_complete", completion(), **kw))
 
 
 def _warm_start():
     P = completion()
-    first = call("lin_rfm_complete", P, variant="one-sided", agop="dense", max_iter=3)
-    return out(
-        call("lin_rfm_complete", P, variant="one-sided", agop="dense", max_iter=10, init=first)
-    )
+    kw = dict(variant="one-sided", agop="dense", polish=False)
+    first = call("lin_rfm_complete", P, max_iter=3, **kw)
+    return out(call("lin_rfm_complete", P, max_iter=10, init=first, **kw))
 
 
 def _completer():
@@ -197,6 +199,7 @@ CASES = [
         _lrc(variant="one-sided", agop="dense", momentum=0.0, max_iter=40),
     ),
     Case("lrc_auto", _lrc(max_iter=30)),
+    Case("lrc_polished", _lrc(max_iter=30, polish=True)),
     Case("lrc_lam_change", _lrc(variant="one-sided", lam_rule="change", max_iter=40)),
     Case("lrc_lam_fixed", _lrc(variant="two-sided", lam_rule="fixed", max_iter=30)),
     Case("lrc_lam_decay", _lrc(variant="two-sided", lam_rule="decay", max_iter=30)),

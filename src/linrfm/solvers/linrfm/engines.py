@@ -154,6 +154,12 @@ class SparseLinRFM(LinRFM):
             self.G = ops.array(B.T @ B / n)
             self.B_rows = ops.array(B if self.sample is None else B[self.sample])
 
+    def gram(self):
+        """``B^T B`` of the last output, from the next half-step's AGOP ``G = B^T B / n``
+        (with momentum, the AGOP of the extrapolated input: the polish only starts from
+        it, its acceptance reads the observations)."""
+        return np.asarray(self.ops.to_numpy(self.G), dtype=np.float64) * self.n
+
     def _rows_times(self, coef, M):
         """``A M`` on the sampled rows (all rows when there is no sample), dense."""
         ops = self.ops

@@ -18,7 +18,7 @@ from ...identifiability import (
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
 from .._params import WINDOW
-from .polish import factors_as_kernel, polish
+from .polish import MAX_TRIES, due, factors_as_kernel, polish
 
 __all__ = ["LinRFM", "ridge_schedule", "transposed"]
 
@@ -124,21 +124,37 @@ class LinRFM(Method):
 
     def converged(self, history):
         done = self.stop(history) or (self.val is not None and self.stale >= self.patience)
+        it = len(history["rel_change"])
+        if self.polish and not done and due(it):
+            # an early attempt, the largest gap's rank only: an accepted rank ends the fit
+            attempt = self.polish_now(more=0)
+            if attempt is not None and attempt[0] is not None:
+                self.polished = attempt
+                attempt[2]["iteration"] = it
+                return True
         if done and self.polish:
             self.polished = self.polish_now()
+            if self.polished is not None:
+                self.polished[2]["iteration"] = it
         return done
 
     def dense_iterate(self):
         """The completion as a dense array of ``prob``'s orientation (None: not held)."""
         return None
 
-    def polish_now(self):
+    def gram(self):
+        """``B^T B`` of the iterate when no dense iterate is held (None: not available)."""
+        return None
+
+    def polish_now(self, more=MAX_TRIES):
         """``(coef, kernel, info)`` of the polished completion (:mod:`.polish`), with
-        ``coef`` None when no identifiable rank reproduces the observations."""
+        ``coef`` None when no identifiable rank reproduces the observations (None when
+        the engine holds neither the iterate nor its Gram matrix)."""
         B = self.dense_iterate()
-        if B is None:
+        gram = self.gram() if B is None else None
+        if B is None and gram is None:
             return None
-        P, Q, info = polish(self.prob, B)
+        P, Q, info = polish(self.prob, B, gram=gram, more=more)
         if P is None:
             return (None, None, info)
         A, K = factors_as_kernel(self.prob, P, Q)

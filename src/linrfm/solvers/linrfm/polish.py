@@ -1,4 +1,4 @@
-"""The final polish of a lin-RFM completion on a rank read from its own spectrum.
+"""The polish of a lin-RFM completion on a rank read from its own spectrum.
 
 At a small ridge lin-RFM is IRLS for the rank (Schatten-p with ``p = 2 - 4 alpha``); on an
 ill-conditioned matrix its ridge rule converges slowly in the smallest singular directions,
@@ -9,11 +9,23 @@ the truth's, and alternating least squares on that rank, started from them, conv
 the exact answer.
 
 The polish uses nothing unobserved. A rank ``r`` is accepted only when it is identifiable
-(``r (n + d - r) < m``, fewer degrees of freedom than observations) and the rank-``r``
+(``r (n + d - r) < m``, fewer degrees of freedom than observations, and every row and
+column observed at least ``r`` times) and the rank-``r``
 factorization reproduces the observations (relative residual at most ``FIT_TOL``): a
 matrix of rank ``r`` fitting ``m > r (n + d - r)`` generic observations is, generically,
 the only one. The first rank tried is the iterate's largest spectral gap; when it does not
 fit, the next ranks are tried, up to ``MAX_TRIES`` of them.
+
+The polish is tried during the iteration too, not only at its stop: at iterations 1, 2,
+4, 8, ... (:func:`due`; deterministic, so a resumed fit repeats the same attempts), each
+trying the largest gap's rank only, and the fit ends at the first accepted one. A rank
+that reproduces ``m > r (n + d - r)`` observations is the answer whenever the iteration
+gets there, so an early acceptance changes only when the answer comes: on the canonical
+500 x 500, rank 5, 10,000 entries, the first iterate's top singular vectors already lead
+ALS to a relative error of 3e-13 (benchmarks/README.md, "Early polish"). A failed attempt
+costs a top-``(r_max + 1)`` spectrum and a few stalled sweeps, at log2 of the iterations.
+The coefficient engine, which holds no n x d iterate, takes the spectrum from its AGOP
+``B^T B / n`` (its eigenvectors are the iterate's right singular vectors).
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ import scipy.sparse as sp
 
 from ..als import Lines, balance
 
-__all__ = ["polish", "max_identifiable_rank", "factors_as_kernel"]
+__all__ = ["polish", "due", "max_identifiable_rank", "factors_as_kernel"]
 
 # a rank is accepted when its factorization reproduces the observations this well
 FIT_TOL = 1e-9
@@ -37,6 +49,8 @@ _DEPTH = 5
 # sweeps end once the observations are reproduced to this relative residual
 _TARGET = 1e-12
 _RIDGE = 1e-14
+# bytes of the temporaries of one block of rows in factors_as_kernel
+_BLOCK_BYTES = 2**26
 
 
 def max_identifiable_rank(n: int, d: int, m: int) -> int:
@@ -65,9 +79,9 @@ def _residual(P, Q, prob) -> float:
     return float(np.linalg.norm(fitted - prob.values))
 
 
-def _fit_rank(prob, lines, P, Q, norm, lam):
-    """Unregularized ALS from ``(P, Q)``, Anderson-accelerated: the factors, their
-    relative residual and the sweeps.
+def _fit_rank(prob, lines, Q, norm, lam):
+    """Unregularized ALS from the right factor ``Q``, Anderson-accelerated: the factors,
+    their relative residual and the sweeps.
 
     A sweep maps ``Q`` to the balanced column solve on ``P = rows(Q)``; Anderson mixing
     (depth ``_DEPTH``) on that fixed-point map is taken when it lowers the residual, the
@@ -104,30 +118,45 @@ def _mixed(xs, gs, solve_rows, prob, norm, shape):
     return (mix, P_mix, res_mix) if res_mix < res else (plain, P, res)
 
 
-def polish(prob, B: np.ndarray, *, random_state=0):
-    """Rank-``r`` ALS from the completion ``B`` of ``prob`` (see the module's text).
+def due(iteration: int) -> bool:
+    """Whether the iteration's polish is tried before the stop: at 1, 2, 4, 8, ..."""
+    return iteration >= 1 and iteration & (iteration - 1) == 0
 
-    Returns ``(P, Q, info)`` with ``P Q^T`` the polished completion and ``info`` (rank,
-    sweeps, relative residual, ranks tried), or ``(None, None, info)`` when no rank fits.
+
+def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0):
+    """Rank-``r`` ALS from the completion ``B`` of ``prob`` (see the module's text), or
+    from its Gram matrix ``gram = B^T B`` when no ``B`` is held.
+
+    The largest gap's rank is tried, then ``more`` ranks above it. Returns ``(P, Q, info)`` with
+    ``P Q^T`` the polished completion and ``info`` (rank, sweeps, relative residual, ranks
+    tried), or ``(None, None, info)`` when no rank fits.
     """
     n, d = prob.shape
     norm = float(np.linalg.norm(prob.values))
-    r_max = max_identifiable_rank(n, d, prob.n_obs)
+    # a line with fewer than r observations has more than one rank-r completion
+    fewest = min(int(prob.row_counts.min()), int(prob.col_counts.min()))
+    r_max = min(max_identifiable_rank(n, d, prob.n_obs), fewest)
     info = {"rank": 0, "sweeps": 0, "rel_residual": np.inf, "tried": []}
     if r_max < 1 or norm == 0:
         return None, None, info
     k = min(r_max + 1, min(n, d))
-    U, s, V = _top_svd(B, k, np.random.default_rng(random_state))
+    rng = np.random.default_rng(random_state)
+    if B is not None:
+        s, V = _top_svd(B, k, rng)[1:]
+    else:
+        # the Gram matrix's eigenpairs are B's squared singular values and right vectors
+        w, V = _top_svd(gram, k, rng)[1:]
+        s = np.sqrt(np.maximum(w, 0.0))
     ratio = s[:-1] / np.maximum(s[1:], np.finfo(float).tiny) if k > 1 else np.ones(1)
     first = int(np.argmax(ratio[:r_max])) + 1
     lines = (Lines.rows_of(prob), Lines.cols_of(prob))
-    for r in range(first, min(first + MAX_TRIES, r_max) + 1):
+    for r in range(first, min(first + more, r_max) + 1):
         root = np.sqrt(s[:r])
         # a ridge 1e-14 times the smallest kept direction's share of a line's Gram
         # matrix: the solves stay positive definite (LU, not a pseudo-inverse) and bias
         # that direction by ~1e-14 of itself
         lam = _RIDGE * s[r - 1] * prob.n_obs / (n * d)
-        P, Q, res, sweeps = _fit_rank(prob, lines, U[:, :r] * root, V[:, :r] * root, norm, lam)
+        P, Q, res, sweeps = _fit_rank(prob, lines, V[:, :r] * root, norm, lam)
         info["tried"].append((r, res))
         info["sweeps"] += sweeps
         if res <= FIT_TOL:
@@ -136,28 +165,50 @@ def polish(prob, B: np.ndarray, *, random_state=0):
     return None, None, info
 
 
+def _row_blocks(indptr: np.ndarray, bytes_per_obs: int):
+    """Consecutive row ranges ``(start, stop)`` of about ``_BLOCK_BYTES / bytes_per_obs``
+    observations each (at least one row)."""
+    n = indptr.size - 1
+    step = max(1, _BLOCK_BYTES // bytes_per_obs)
+    start = 0
+    while start < n:
+        stop = int(np.searchsorted(indptr, indptr[start] + step, side="right")) - 1
+        stop = min(max(stop, start + 1), n)
+        yield start, stop
+        start = stop
+
+
 def factors_as_kernel(prob, P: np.ndarray, Q: np.ndarray):
     """``(coef, kernel)`` of a row-side kernel result equal to ``P Q^T`` (ridge 0).
 
     The kernel is the projector on the row space, ``K = W W^T`` (``W`` orthonormal), and
     row ``i``'s coefficients are the minimum-norm ``a_i`` on its observed columns with
-    ``a_i^T W[O_i] = c_i``, the row's coordinates: then ``a_i^T K = P_i Q^T``.
+    ``a_i^T W[O_i] = c_i``, the row's coordinates: then ``a_i^T K = P_i Q^T``. Rows are
+    taken in blocks of observations, so the temporaries stay bounded (a block's r x r
+    outer products, not all ``m`` of them: 16 GB at 20 M observations and rank 10).
     """
     n, d = prob.shape
     W, R = np.linalg.qr(Q)
     C = P @ R.T  # P Q^T = C W^T
-    Wo = W[prob.cols]  # (m, r): each observation's row of W
     r = W.shape[1]
-    counts = np.diff(prob.indptr)
-    S = np.zeros((n, r, r))
-    np.add.at(S, prob.rows, Wo[:, :, None] * Wo[:, None, :])
-    # a_i = W[O_i] z_i with W[O_i]^T W[O_i] z_i = c_i (a row with fewer than r
-    # observations takes the least-squares z_i)
-    full = counts >= r
-    z = np.zeros((n, r))
-    z[full] = np.linalg.solve(S[full], C[full][..., None])[..., 0]
-    if not full.all():
-        z[~full] = (np.linalg.pinv(S[~full], hermitian=True) @ C[~full][..., None])[..., 0]
-    coef = np.einsum("ij,ij->i", Wo, z[prob.rows])
-    A = sp.csr_matrix((coef, prob.cols, prob.indptr), shape=(n, d))
+    ip = prob.indptr
+    coef = np.empty(prob.n_obs)
+    for a, b in _row_blocks(ip, 8 * r * (r + 2)):
+        lo, hi = ip[a], ip[b]
+        Wo = W[prob.cols[lo:hi]]  # each observation's row of W
+        counts = np.diff(ip[a : b + 1])
+        seen = counts > 0
+        S = np.zeros((b - a, r, r))
+        if hi > lo:
+            S[seen] = np.add.reduceat(Wo[:, :, None] * Wo[:, None, :], ip[a:b][seen] - lo)
+        # a_i = W[O_i] z_i with W[O_i]^T W[O_i] z_i = c_i (a row with fewer than r
+        # observations takes the least-squares z_i)
+        full = counts >= r
+        z = np.zeros((b - a, r))
+        z[full] = np.linalg.solve(S[full], C[a:b][full][..., None])[..., 0]
+        if not full.all():
+            pinv = np.linalg.pinv(S[~full], hermitian=True)
+            z[~full] = (pinv @ C[a:b][~full][..., None])[..., 0]
+        coef[lo:hi] = np.einsum("ij,ij->i", Wo, np.repeat(z, counts, axis=0))
+    A = sp.csr_matrix((coef, prob.cols, ip), shape=(n, d))
     return A, W @ W.T
