@@ -103,6 +103,17 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run():
     assert again.x == full.x
 
 
+def test_a_converged_checkpoint_resumes_to_its_result_without_another_step():
+    saved = []
+    full = Halving(tol=0.6)
+    ref = iterate(full, max_iter=50, checkpoint=saved.append)
+    assert ref.converged and saved[-1].converged and not saved[0].converged
+    resumed = Halving(x0=7.0, tol=0.6)
+    run = iterate(resumed, max_iter=50, resume=saved[-1])
+    assert (run.n_iter, run.converged, run.history) == (ref.n_iter, True, ref.history)
+    assert resumed.x == full.x  # the state restored, no step taken
+
+
 def test_resume_refuses_another_method():
     ck = Checkpoint(1, {}, {}, name="other")
     with pytest.raises(ValueError, match="checkpoint of 'other'"):
