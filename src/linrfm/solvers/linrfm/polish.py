@@ -75,8 +75,14 @@ def _top_svd(B: np.ndarray, k: int, rng):
 
 
 def _residual(P, Q, prob) -> float:
-    fitted = np.einsum("ij,ij->i", P[prob.rows], Q[prob.cols])
-    return float(np.linalg.norm(fitted - prob.values))
+    """``||P_O(P Q^T) - y||``, in blocks of observations (no ``m x r`` gathers whole)."""
+    step = max(1, _BLOCK_BYTES // (16 * P.shape[1] + 8))
+    total = 0.0
+    for s in range(0, prob.n_obs, step):
+        rows, cols = prob.rows[s : s + step], prob.cols[s : s + step]
+        fitted = np.einsum("ij,ij->i", P[rows], Q[cols])
+        total += float(np.sum((fitted - prob.values[s : s + step]) ** 2))
+    return float(np.sqrt(total))
 
 
 def _fit_rank(prob, lines, Q, norm, lam):
