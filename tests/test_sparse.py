@@ -268,3 +268,17 @@ def test_callback_sees_every_iteration_and_can_stop(solver):
     last = []
     full = solver(P.problem, callback=lambda it, info: last.append(it))
     assert last[-1] == full.n_iter  # called on the converged iteration too
+
+
+@pytest.mark.parametrize("alpha", [0.25, 0.5])
+def test_features_form_with_fewer_samples_than_features_agrees_with_samples(alpha):
+    # n < d: the d x d system is singular and its least-squares fallback kept singular
+    # values at rounding level (LAPACK's default cutoff); a 1e-15 change of y moved one
+    # step by 16% and 100 iterations by 80%, away from the samples form's answer
+    P = make_sparse_regression(30, 60, 4, random_state=0)
+    a = lin_rfm_regress(P.problem, alpha=alpha, form="features", max_iter=100)
+    b = lin_rfm_regress(P.problem, alpha=alpha, form="samples", max_iter=100)
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-6, atol=1e-8)  # coefficients O(1)
+    y2 = P.problem.y * (1 + 1e-15 * np.random.default_rng(0).standard_normal(P.problem.y.size))
+    c = lin_rfm_regress(P.problem.X, y2, alpha=alpha, form="features", max_iter=100)
+    np.testing.assert_allclose(a.coef, c.coef, rtol=1e-6, atol=1e-8)

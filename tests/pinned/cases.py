@@ -212,9 +212,12 @@ CASES = [
         _lrc(variant="one-sided", lam_rule="holdout", random_state=0, max_iter=30),
     ),
     Case("lrc_no_replace", _lrc(variant="two-sided", replace=False, lam=0.1, max_iter=30)),
+    # 10 iterations: from ~15 this iteration amplifies rounding (a 1e-15 change of the
+    # values moves iteration 20 by 5e-8 and iteration 30 by 90%, where it leaves its
+    # stationary point), so a pin beyond it held only on the BLAS it was written on
     Case(
         "lrc_no_replace_one_sided",
-        _lrc(variant="one-sided", agop="sparse", replace=False, lam=0.1, max_iter=30),
+        _lrc(variant="one-sided", agop="sparse", replace=False, lam=0.1, max_iter=10),
     ),
     Case("lrc_warm_start", _warm_start),
     Case(
@@ -368,7 +371,14 @@ CASES = [
 ]
 
 FLAT_KINDS = ("sensing", "completion", "bilinear", "robust", "quadratic")
+# the stop's threshold is crossed some iterations apart on another BLAS kernel (AVX2
+# against AVX-512: 136 against 140 iterations here), with the answer equal to ~1e-8
+FLAT_STOP_REASON = "the stop falls a few iterations apart under another BLAS kernel"
+# robust: three stages with an L1 polish amplify a 1e-15 change of y to 2e-2 (the
+# non-smooth loss), so its pin is one stage without the polish (1e-15 stays 1e-15)
+_FLAT_ROBUST = dict(n_stages=1, polish=False)
 for _kind in FLAT_KINDS:
+    _sensitive = _kind in ("robust", "quadratic")
     CASES.append(
         Case(
             f"flat_minimum_{_kind}",
@@ -377,12 +387,16 @@ for _kind in FLAT_KINDS:
                     "flat_minimum",
                     flat(k),
                     width=3,
-                    n_stages=3,
+                    **({"n_stages": 3} if k != "robust" else _FLAT_ROBUST),
                     max_iter=100,
                     l1_iter=100,
                     random_state=0,
                 )
             ),
+            rtol=1e-6 if _sensitive else 1e-10,
+            atol=1e-7 if _sensitive else 1e-10,
+            check_iter=not _sensitive,
+            reason=FLAT_STOP_REASON if _sensitive else "",
         )
     )
     CASES.append(
@@ -414,7 +428,14 @@ CASES += [
     Case("est_linrfm_completer", _completer),
     Case("est_linrfm_regressor", _regressor),
     Case("ratings_linrfm", _ratings("linrfm")),
-    Case("ratings_softimpute", _ratings("softimpute")),
+    # the lambda path's stop falls one iteration apart on another BLAS kernel (39 / 40);
+    # the predictions agree to 4e-16
+    Case(
+        "ratings_softimpute",
+        _ratings("softimpute"),
+        check_iter=False,
+        reason="the path's stop falls one iteration apart under another BLAS kernel",
+    ),
 ]
 
 BY_NAME = {c.name: c for c in CASES}

@@ -111,6 +111,9 @@ class _Centred:
         return self.design.matvec(b)
 
 
+_PINV_CUTOFF = 1e-12
+
+
 def _solve_psd(M, b):
     """Solve ``M z = b`` for a symmetric PSD ``M`` of which only the upper triangle is
     read; least squares when it is singular or ill-conditioned."""
@@ -124,7 +127,11 @@ def _solve_psd(M, b):
     except (la.LinAlgError, ValueError):
         pass
     full = np.triu(M) + np.triu(M, 1).T
-    return la.lstsq(full, b, check_finite=False, lapack_driver="gelsd")[0]
+    # singular values below 1e-12 of the largest are rounding (a computed Gram of rank
+    # n < d has its zero eigenvalues at ~1e-16 of the largest): LAPACK's default cutoff
+    # (machine precision) kept some of them, and a 1e-15 change of y moved a 30 x 60
+    # 'features' step by 16%
+    return la.lstsq(full, b, cond=_PINV_CUTOFF, check_finite=False, lapack_driver="gelsd")[0]
 
 
 def _weights(beta, alpha, eps):
