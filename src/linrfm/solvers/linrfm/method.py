@@ -127,7 +127,7 @@ class LinRFM(Method):
         it = len(history["rel_change"])
         if self.polish and not done and due(it):
             # an early attempt, the largest gap's rank only: an accepted rank ends the fit
-            attempt = self.polish_now(more=0)
+            attempt = self.polish_now(more=0, early=True)
             if attempt is not None and attempt[0] is not None:
                 self.polished = attempt
                 attempt[2]["iteration"] = it
@@ -146,7 +146,7 @@ class LinRFM(Method):
         """``B^T B`` of the iterate when no dense iterate is held (None: not available)."""
         return None
 
-    def polish_now(self, more=MAX_TRIES):
+    def polish_now(self, more=MAX_TRIES, early=False):
         """``(coef, kernel, info)`` of the polished completion (:mod:`.polish`), with
         ``coef`` None when no identifiable rank reproduces the observations (None when
         the engine holds neither the iterate nor its Gram matrix)."""
@@ -154,7 +154,7 @@ class LinRFM(Method):
         gram = self.gram() if B is None else None
         if B is None and gram is None:
             return None
-        P, Q, info = polish(self.prob, B, gram=gram, more=more)
+        P, Q, info = polish(self.prob, B, gram=gram, more=more, early=early)
         if P is None:
             return (None, None, info)
         A, K = factors_as_kernel(self.prob, P, Q)

@@ -15,9 +15,10 @@ factorization reproduces the observations (relative residual at most ``FIT_TOL``
 matrix of rank ``r`` fitting ``m > r (n + d - r)`` generic observations is, generically,
 the only one. The first rank tried is the iterate's largest spectral gap; when it does not
 fit, the next ranks are tried, up to ``MAX_TRIES`` of them. ALS that stalls close to a fit
-(relative residual below ``_GN_GATE``) is finished by Riemannian Gauss-Newton
-(:func:`_gauss_newton`), which converges quadratically where ALS contracts linearly (1000 x
-1000, rank 5, condition 10, rho = 1.5: ALS stalled at ~1e-7, Gauss-Newton reached 6e-15).
+(relative residual below ``_GN_GATE``; ``_GN_GATE_EARLY`` in the early attempts) is
+finished by Riemannian Gauss-Newton (:func:`_gauss_newton`), which converges quadratically
+where ALS contracts linearly (1000 x 1000, rank 5, condition 10, rho = 1.5: ALS stalled at
+1e-7 to 1e-6, Gauss-Newton reached 6e-15).
 An accepted rank is then stepped down while a smaller rank still fits
 (:func:`_smallest_rank`): a rank above the truth's can fit exactly and not be unique.
 
@@ -59,9 +60,11 @@ _DEPTH = 5
 # sweeps end once the observations are reproduced to this relative residual
 _TARGET = 1e-12
 _RIDGE = 1e-14
-# Gauss-Newton after ALS has stalled below this relative residual: steps, LSQR's
-# tolerances and iterations per step
-_GN_GATE = 1e-6
+# Gauss-Newton after ALS has stalled below this relative residual (the early attempts:
+# below _GN_GATE_EARLY, so a wrong rank tried at iteration 1 of a 20 M-observation fit
+# costs no LSQR), its steps, LSQR's tolerances and iterations per step
+_GN_GATE = 1e-4
+_GN_GATE_EARLY = 1e-6
 _GN_STEPS = 8
 _GN_LSQR_TOL = 1e-10
 _GN_LSQR_ITER = 300
@@ -90,20 +93,31 @@ def _top_svd(B: np.ndarray, k: int, rng):
     return (Q @ Ub)[:, :k], s[:k], Vt[:k].T
 
 
-def _sampled(P, Q, prob) -> np.ndarray:
-    """``P_O(P Q^T)``, the product's entries at the observations, in blocks of observations
-    (no ``m x r`` gathers whole)."""
+def _fitted_blocks(P, Q, prob):
+    """``(block, P_O(P Q^T)[block])`` over blocks of observations (no ``m x r`` gather
+    whole)."""
     step = max(1, _BLOCK_BYTES // (16 * P.shape[1] + 8))
-    out = np.empty(prob.n_obs)
     for s in range(0, prob.n_obs, step):
-        rows, cols = prob.rows[s : s + step], prob.cols[s : s + step]
-        out[s : s + step] = np.einsum("ij,ij->i", P[rows], Q[cols])
+        block = slice(s, s + step)
+        yield block, np.einsum("ij,ij->i", P[prob.rows[block]], Q[prob.cols[block]])
+
+
+def _sampled(P, Q, prob) -> np.ndarray:
+    """``P_O(P Q^T)``, the product's entries at the observations."""
+    out = np.empty(prob.n_obs)
+    for block, fitted in _fitted_blocks(P, Q, prob):
+        out[block] = fitted
     return out
 
 
 def _residual(P, Q, prob) -> float:
-    """``||P_O(P Q^T) - y||``."""
-    return float(np.linalg.norm(_sampled(P, Q, prob) - prob.values))
+    """``||P_O(P Q^T) - y||``, summed by blocks (no length-``m`` temporaries: they were
+    the polish's peak at 20 M observations)."""
+    total = sum(
+        float(np.sum((fitted - prob.values[block]) ** 2))
+        for block, fitted in _fitted_blocks(P, Q, prob)
+    )
+    return float(np.sqrt(total))
 
 
 def _fit_rank(prob, lines, Q, norm, lam):
@@ -232,13 +246,14 @@ def due(iteration: int) -> bool:
     return iteration >= 1 and iteration & (iteration - 1) == 0
 
 
-def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0):
+def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0, early=False):
     """Rank-``r`` ALS from the completion ``B`` of ``prob`` (see the module's text), or
     from its Gram matrix ``gram = B^T B`` when no ``B`` is held.
 
     The largest gap's rank is tried, then ``more`` ranks above it. Returns ``(P, Q, info)`` with
     ``P Q^T`` the polished completion and ``info`` (rank, sweeps, relative residual, ranks
-    tried), or ``(None, None, info)`` when no rank fits.
+    tried), or ``(None, None, info)`` when no rank fits. ``early``: an attempt before
+    the stop (Gauss-Newton only below ``_GN_GATE_EARLY``).
     """
     n, d = prob.shape
     norm = float(np.linalg.norm(prob.values))
@@ -267,7 +282,7 @@ def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0):
         lam = _RIDGE * s[r - 1] * prob.n_obs / (n * d)
         P, Q, res, sweeps = _fit_rank(prob, lines, V[:, :r] * root, norm, lam)
         info["sweeps"] += sweeps
-        if FIT_TOL < res < _GN_GATE:
+        if FIT_TOL < res < (_GN_GATE_EARLY if early else _GN_GATE):
             by_col = (lines[1].indptr, lines[1].idx)
             P, Q, res, steps = _gauss_newton(prob, P, Q, norm, by_col)
             info["gn_steps"] = info.get("gn_steps", 0) + steps
