@@ -108,6 +108,38 @@ def traced_fit(args, P, err, rows, cols):
     return rec
 
 
+def _start_fit_peak():
+    """Return the memory the generator freed to the system and reset the peak resident
+    size (Linux: ``/proc/self/clear_refs``), so that ``_fit_peak`` is the fit's own peak
+    with its input held (making the problem excluded); the current RSS in GiB."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return _status_gib("VmRSS")
+
+
+def _fit_peak():
+    """Peak resident size since ``_start_fit_peak`` (``VmHWM``), GiB."""
+    return _status_gib("VmHWM")
+
+
+def _status_gib(key):
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 2**20  # kB
+    except OSError:
+        pass
+    return None
+
+
 def run_one(args):
     """Run one method (in this process) and print one JSON record."""
     from linrfm import make_completion
@@ -126,6 +158,7 @@ def run_one(args):
         return float(np.linalg.norm(pred - truth) / tnorm)
 
     rec = dict(method=args.method, n=args.n, d=args.d, rank=args.rank, n_obs=args.n_obs)
+    rec["rss_fit_start_gib"] = _start_fit_peak()
     cpu0 = time.process_time()
     rec.update(generate_s=gen_s, rss_after_generate_gib=gen_rss, load_before=os.getloadavg()[0])
     warnings.simplefilter("ignore")
@@ -151,6 +184,7 @@ def run_one(args):
         rec["rel_error"] = err(res.predict(rows, cols))
     rec["cpu_s"] = time.process_time() - cpu0
     rec["peak_rss_gib"] = peak_rss_gib()
+    rec["fit_peak_rss_gib"] = _fit_peak()
     rec["load_after"] = os.getloadavg()[0]
     print("RESULT " + json.dumps(rec), flush=True)
 

@@ -118,7 +118,10 @@ class NumpyOps:
         return np.asarray(x, dtype=dtype)
 
     def index(self, a):
-        return np.asarray(a, dtype=np.int64)
+        # integer indices as they are (an int32 array stays int32, not a copy); the
+        # arithmetic on indices that could overflow is done on int64 arrays
+        a = np.asarray(a)
+        return a if a.dtype.kind in "iu" else a.astype(np.int64)
 
     def zeros(self, shape, dtype):
         return np.zeros(shape, dtype=dtype)
@@ -146,9 +149,9 @@ class NumpyOps:
         return pattern
 
     def sparse(self, pattern, data):
-        A = pattern.copy()
-        A.data = data
-        return A
+        # the pattern's index arrays are shared, not copied (a copy of a 20 M-entry
+        # pattern was 240 MB for every coefficient matrix)
+        return sp.csr_matrix((data, pattern.indices, pattern.indptr), shape=pattern.shape)
 
     def spmm(self, A, K, n_workers=1):
         return sparse_dense_matmul(A, K, n_workers)

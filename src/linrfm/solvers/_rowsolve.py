@@ -109,10 +109,14 @@ class LineSolver:
         # (positions into the observation arrays, padded with n_obs; line index padded
         # with width) for every batch of blocks
         self.batches = []
+        # the pattern's data is a placeholder (coef_matrix puts the coefficients there):
+        # the observed values, held anyway, rather than a new array of ones (160 MB at
+        # 20 M observations)
+        placeholder = np.asarray(values, dtype=np.float64)
+        if placeholder.shape != idx.shape:
+            placeholder = np.ones(idx.size)
         self._pattern = ops.pattern(
-            sp.csr_matrix(
-                (np.ones(idx.size, dtype=np.float64), idx, self.indptr), shape=(n_lines, width)
-            )
+            sp.csr_matrix((placeholder, idx, self.indptr), shape=(n_lines, width))
         )
         # the scatter indices of the observations, on the backend's device
         self.lines_x = ops.index(lines)
@@ -130,7 +134,8 @@ class LineSolver:
                 offs = np.arange(size)[None, :]
                 pos = self.indptr[mem][:, None] + offs
                 pos = np.where(offs >= counts[mem][:, None], self.n_obs, pos)
-                self.batches.append(pos)
+                # int32 positions where they fit: half the bytes of every padded batch
+                self.batches.append(pos.astype(np.int32) if self.n_obs < 2**31 - 1 else pos)
         self._idx_ext = ops.index(np.append(idx, width))
         self._batches_x = [ops.index(pos) for pos in self.batches]
 
