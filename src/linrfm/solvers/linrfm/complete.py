@@ -333,14 +333,15 @@ def lin_rfm_complete(
         vectors, and accept that completion when ``r`` is identifiable (``r (n + d - r) < m``
         observations, every line observed ``r`` times) and it reproduces the observations
         to a relative residual of 1e-9 (:mod:`linrfm.solvers.linrfm.polish`; ALS that
-        stalls below 1e-6 is finished by Gauss-Newton on the rank-``r`` matrices, and a
-        fitting rank is stepped down while a smaller one still fits): the fit ends there,
-        converged. Otherwise the iteration goes on, and at its stop the lin-RFM iterate
-        is returned unchanged and reported not converged (no identifiable rank reproduces
-        the observations). Nothing unobserved is used. ``polish=False`` runs
-        the lin-RFM iteration alone (for studying it). Measured: the canonical problem
-        ends exact (3e-13) at iteration 1 in ~0.2 s, against 63 iterations, 0.8 s and
-        2.7e-6 without (benchmarks/README.md, "Early polish"); on 200 x 200, rank 3,
+        stalls below 1e-4 at the stop, 1e-6 before it, is finished by Gauss-Newton on
+        the rank-``r`` matrices, and a fitting rank is stepped down while a smaller one
+        still fits): the fit ends there, converged. Otherwise the iteration goes on, and
+        at its stop the lin-RFM iterate is returned unchanged and reported not converged
+        (no identifiable rank reproduces the observations). Nothing unobserved is used.
+        ``polish=False`` runs the lin-RFM iteration alone (for studying it). Measured:
+        the canonical problem ends exact (3e-13) at iteration 1 in ~0.2 s, against 63
+        iterations, 0.8 s and 2.7e-6 without (benchmarks/README.md, "Early polish"); on
+        200 x 200, rank 3,
         condition number 1e4, the stopped iterate had ``||E||_F / sigma_3 ~ 1.1`` and the
         polished one ~2e-9. ``params['polished']`` records the rank, sweeps, residual,
         ranks tried and the iteration.

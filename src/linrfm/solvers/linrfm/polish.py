@@ -68,6 +68,19 @@ _GN_GATE_EARLY = 1e-6
 _GN_STEPS = 8
 _GN_LSQR_TOL = 1e-10
 _GN_LSQR_ITER = 300
+# the work Gauss-Newton may spend, in multiply-adds of its passes over the observations
+# (an LSQR iteration is ~4 m r): 300 iterations up to m r = 2.5e6, fewer above (never
+# fewer than 30), and 3 steps above m r = 1e8, so a 20 M-observation fit whose ALS stalls
+# at its stop spends minutes there, not hours
+_GN_WORK = 3e9
+
+
+def _gn_budget(m: int, r: int) -> tuple[int, int]:
+    """``(steps, LSQR iterations a step)`` of Gauss-Newton on ``m`` observations, rank ``r``."""
+    iters = int(np.clip(_GN_WORK / (4.0 * m * r), 30, _GN_LSQR_ITER))
+    return (_GN_STEPS if m * r <= 1e8 else 3), iters
+
+
 # bytes of the temporaries of one block of rows in factors_as_kernel
 _BLOCK_BYTES = 2**26
 
@@ -199,7 +212,8 @@ def _gauss_newton(prob, P, Q, norm, by_col):
     d = Q.shape[0]
     fitted = _sampled(P, Q, prob)
     res, steps = float(np.linalg.norm(fitted - prob.values)) / norm, 0
-    for _ in range(_GN_STEPS):
+    max_steps, iter_lim = _gn_budget(prob.n_obs, r)
+    for _ in range(max_steps):
         U, V = np.linalg.qr(P)[0], np.linalg.qr(Q)[0]
         Li_row = _inverse_cholesky(_line_grams(V, prob.indptr, prob.cols))
         Li_col = _inverse_cholesky(_line_grams(U, *by_col))
@@ -221,9 +235,8 @@ def _gauss_newton(prob, P, Q, norm, by_col):
             return np.concatenate([ga.ravel(), gb.ravel()])
 
         op = LinearOperator((prob.n_obs, (n + d) * r), forward, adjoint, dtype=float)
-        z = lsqr(
-            op, prob.values - fitted, atol=_GN_LSQR_TOL, btol=_GN_LSQR_TOL, iter_lim=_GN_LSQR_ITER
-        )[0]
+        z = lsqr(op, prob.values - fitted, atol=_GN_LSQR_TOL, btol=_GN_LSQR_TOL, iter_lim=iter_lim)
+        z = z[0]
         A, B = unpack(z)
         # X + A V^T + U B^T = [P (Q^T V) + A, U] [V, B]^T, truncated to rank r by two thin QRs
         Q1, R1 = np.linalg.qr(np.hstack([P @ (Q.T @ V) + A, U]))
