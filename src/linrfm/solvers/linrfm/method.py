@@ -18,7 +18,7 @@ from ...identifiability import (
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
 from .._params import WINDOW
-from .polish import FIT_TOL, MAX_TRIES, due, factors_as_kernel, polish
+from .polish import ERROR_TOL, FIT_TOL, MAX_TRIES, due, factors_as_kernel, polish
 
 __all__ = ["LinRFM", "ridge_schedule", "transposed"]
 
@@ -176,10 +176,17 @@ class LinRFM(Method):
             # reach the observations is not a recovery, whatever its own spectrum shows:
             # a 1000 x 1000 rank-5 matrix of condition 1e10 stopped with its rank-2 head
             # over a floor of 2e-7 (relative error 1.1e-5) and passed the spectral test
-            tried = ", ".join(f"{r}: {res:.1e}" for r, res in self.polished[2]["tried"])
+            info = self.polished[2]
+            tried = ", ".join(f"{r}: {res:.1e}" for r, res in info["tried"])
+            loose = (
+                f"; a fit that did was left free by the data to move {est:.1e} of itself "
+                f"(> {ERROR_TOL:g})"
+                if (est := info.get("error_estimate", 0.0)) > ERROR_TOL
+                else ""
+            )
             return (
                 "no identifiable rank reproduces the observations to a relative residual "
-                f"of {FIT_TOL:g} (the polish reached, by rank: {tried})"
+                f"of {FIT_TOL:g} (the polish reached, by rank: {tried}){loose}"
             )
         G = getattr(self, "G", None)  # the coefficient engine's AGOP, B^T B / n
         if G is None:
