@@ -221,7 +221,8 @@ def _tangent_step(prob, P, Q, fitted, by_col, iter_lim):
 
     def forward(z):
         A, B = unpack(z)
-        return _sampled(A, V, prob) + _sampled(U, B, prob)
+        # P_O(A V^T + U B^T) = P_O([A U] [V B]^T): one pass, one length-m vector
+        return _sampled(np.hstack([A, U]), np.hstack([V, B]), prob)
 
     def adjoint(w):
         W = sp.csr_matrix((np.asarray(w).ravel(), prob.cols, prob.indptr), shape=(n, d))
