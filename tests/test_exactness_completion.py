@@ -236,3 +236,26 @@ def test_error_estimate_measures_the_distance_to_the_truth():
         err = np.linalg.norm(P @ pc.V.T - X) / np.linalg.norm(X)
         est = polish_module._error_estimate(prob, P, pc.V, (cols.indptr, cols.idx))
         assert err / 3 <= est <= 3 * err
+
+
+def test_tangent_step_is_the_least_squares_correction():
+    # against an independent formula: the tangent space {A V^T + U B^T} spanned by an
+    # explicit basis, its sampled images as the columns of a dense matrix, and the
+    # residual's least squares by LAPACK (the step's conjugate gradients pass over the
+    # observations in blocks and never form it)
+    pc = make_completion(30, 20, 2, 300, min_per_line=3, random_state=4)
+    prob = pc.problem
+    rng = np.random.default_rng(1)
+    P, Q = pc.U + 1e-3 * rng.standard_normal(pc.U.shape), pc.V
+    cols = polish_module.Lines.cols_of(prob)
+    A, B, U, V = polish_module._tangent_step(prob, P, Q, (cols.indptr, cols.idx), 500)
+    step = A @ V.T + U @ B.T
+    n, d, r = 30, 20, 2
+    basis = [np.outer(e, V[:, k]) for e in np.eye(n) for k in range(r)]
+    basis += [np.outer(U[:, k], e) for e in np.eye(d) for k in range(r)]
+    J = np.stack([T[prob.rows, prob.cols] for T in basis], axis=1)
+    misfit = prob.values - (P @ Q.T)[prob.rows, prob.cols]
+    coef = np.linalg.lstsq(J, misfit, rcond=None)[0]
+    reference = np.tensordot(coef, np.stack(basis), axes=1)
+    assert np.linalg.norm(step - reference) <= 1e-8 * np.linalg.norm(reference)
+    assert np.linalg.norm(reference) > 1e-4  # the correction is not trivially zero

@@ -120,6 +120,10 @@ class Lines:
             self._batches[key] = out
         return self._batches[key]
 
+    def release(self) -> None:
+        """Drop the padded batches (the next :meth:`solve` builds them again)."""
+        self._batches.clear()
+
     def solve(self, F: np.ndarray, lam_abs: float) -> np.ndarray:
         """Every line's ridge solution ``(F_i^T F_i + lam_abs I)^-1 F_i^T x_i``, stacked.
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, lsqr
+from scipy.sparse.linalg import LinearOperator, cg
 
 from ..als import Lines, balance
 
@@ -67,22 +67,22 @@ _TARGET = 1e-12
 _RIDGE = 1e-14
 # Gauss-Newton after ALS has stalled below this relative residual (the early attempts:
 # below _GN_GATE_EARLY, so a wrong rank tried at iteration 1 of a 20 M-observation fit
-# costs no LSQR), its steps, LSQR's tolerances and iterations per step
+# costs no conjugate gradients), its steps, CG's tolerance and iterations per step
 _GN_GATE = 1e-4
 _GN_GATE_EARLY = 1e-6
 _GN_STEPS = 8
-_GN_LSQR_TOL = 1e-10
-_GN_LSQR_ITER = 300
+_GN_CG_TOL = 1e-10
+_GN_CG_ITER = 300
 # the work Gauss-Newton may spend, in multiply-adds of its passes over the observations
-# (an LSQR iteration is ~4 m r): 300 iterations up to m r = 2.5e6, fewer above (never
+# (a CG iteration is one pass, ~4 m r): 300 iterations up to m r = 2.5e6, fewer above (never
 # fewer than 30), and 3 steps above m r = 1e8, so a 20 M-observation fit whose ALS stalls
 # at its stop spends minutes there, not hours
 _GN_WORK = 3e9
 
 
 def _gn_budget(m: int, r: int) -> tuple[int, int]:
-    """``(steps, LSQR iterations a step)`` of Gauss-Newton on ``m`` observations, rank ``r``."""
-    iters = int(np.clip(_GN_WORK / (4.0 * m * r), 30, _GN_LSQR_ITER))
+    """``(steps, CG iterations a step)`` of Gauss-Newton on ``m`` observations, rank ``r``."""
+    iters = int(np.clip(_GN_WORK / (4.0 * m * r), 30, _GN_CG_ITER))
     return (_GN_STEPS if m * r <= 1e8 else 3), iters
 
 
@@ -118,14 +118,6 @@ def _fitted_blocks(P, Q, prob):
     for s in range(0, prob.n_obs, step):
         block = slice(s, s + step)
         yield block, np.einsum("ij,ij->i", P[prob.rows[block]], Q[prob.cols[block]])
-
-
-def _sampled(P, Q, prob) -> np.ndarray:
-    """``P_O(P Q^T)``, the product's entries at the observations."""
-    out = np.empty(prob.n_obs)
-    for block, fitted in _fitted_blocks(P, Q, prob):
-        out[block] = fitted
-    return out
 
 
 def _residual(P, Q, prob) -> float:
@@ -177,41 +169,67 @@ def _mixed(xs, gs, solve_rows, prob, norm, shape):
     return (mix, P_mix, res_mix) if res_mix < res else (plain, P, res)
 
 
-def _line_grams(F: np.ndarray, indptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Every line's Gram matrix ``F[O_i]^T F[O_i]`` (lines given in CSR form by ``indptr``
-    and ``idx``), in blocks of observations."""
+def _line_preconditioner(F: np.ndarray, indptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``L_i^{-1}`` for every line's Gram matrix ``F[O_i]^T F[O_i] + s_i I = L_i L_i^T``
+    (lines in CSR form by ``indptr`` and ``idx``; ``s_i`` a 1e-12 share of the trace, so a
+    rank-deficient line still gives an invertible preconditioner), built in blocks of
+    lines: one ``n x r x r`` array and a block's temporaries (whole, the Gram matrices,
+    their shifted copies and factors were four such arrays, 1.5 GB at 500,000 rows)."""
     r = F.shape[1]
-    G = np.zeros((indptr.size - 1, r, r))
+    out = np.empty((indptr.size - 1, r, r))
     for a, b in _row_blocks(indptr, 8 * r * (r + 1)):
         lo, hi = indptr[a], indptr[b]
+        G = np.zeros((b - a, r, r))
         seen = np.diff(indptr[a : b + 1]) > 0
         if hi > lo:
             Fo = F[idx[lo:hi]]
-            G[a:b][seen] = np.add.reduceat(Fo[:, :, None] * Fo[:, None, :], indptr[a:b][seen] - lo)
-    return G
+            G[seen] = np.add.reduceat(Fo[:, :, None] * Fo[:, None, :], indptr[a:b][seen] - lo)
+        shift = 1e-12 * np.trace(G, axis1=1, axis2=2) / r + np.finfo(float).tiny
+        G += shift[:, None, None] * np.eye(r)
+        out[a:b] = np.linalg.inv(np.linalg.cholesky(G))
+    return out
 
 
-def _inverse_cholesky(G: np.ndarray) -> np.ndarray:
-    """``L^{-1}`` for ``G + s I = L L^T`` batched (``s`` a 1e-12 share of each trace, so a
-    rank-deficient line still gives an invertible preconditioner)."""
-    r = G.shape[1]
-    shift = 1e-12 * np.trace(G, axis1=1, axis2=2) / r + np.finfo(float).tiny
-    return np.linalg.inv(np.linalg.cholesky(G + shift[:, None, None] * np.eye(r)))
+def _adjoint_pass(prob, left, right, U, V, misfit=False):
+    """``(W V, W^T U)`` for the sparse ``W = P_O(left right^T)`` (``misfit``: ``W = y -
+    P_O(left right^T)``), in blocks of rows: no length-``m`` vector is ever whole (at 20 M
+    observations each was 160 MB, and the LSQR this replaced held six)."""
+    n, r = U.shape
+    d = V.shape[0]
+    gu, gv = np.empty((n, r)), np.zeros((d, r))
+    ip = prob.indptr
+    for a, b in _row_blocks(ip, 16 * (left.shape[1] + r) + 16):
+        lo, hi = ip[a], ip[b]
+        cols = prob.cols[lo:hi]
+        f = np.einsum("ij,ij->i", left[prob.rows[lo:hi]], right[cols])
+        if misfit:
+            f = np.subtract(prob.values[lo:hi], f, out=f)
+        W = sp.csr_matrix((f, cols, ip[a : b + 1] - lo), shape=(b - a, d))
+        gu[a:b] = W @ V
+        gv += W.T @ U[a:b]
+    return gu, gv
 
 
-def _tangent_step(prob, P, Q, fitted, by_col, iter_lim):
+def _tangent_step(prob, P, Q, by_col, iter_lim):
     """``(A, B, U, V)``: the least-squares correction ``A V^T + U B^T`` in the tangent space
     of the rank-``r`` matrices at ``X = P Q^T`` (``U``, ``V`` orthonormal bases of the
-    factors' column spaces) that best fits the residual ``y - P_O(X)``, by LSQR
-    preconditioned by every row's and column's Gram matrix (the blocks ALS solves with).
-    With orthonormal bases its conditioning is the sampling's on the tangent space, not the
-    matrix's. ``fitted`` is ``P_O(X)``; ``by_col`` is ``(indptr, rows)`` of the observations
-    grouped by column."""
+    factors' column spaces) that best fits the residual ``y - P_O(X)``, preconditioned by
+    every row's and column's Gram matrix (the blocks ALS solves with). With orthonormal
+    bases its conditioning is the sampling's on the tangent space, not the matrix's.
+    ``by_col`` is ``(indptr, rows)`` of the observations grouped by column.
+
+    Solved by conjugate gradients on the normal equations ``J^T J z = J^T (y - P_O(X))``
+    (``J`` the sampled tangent map, preconditioned): a product is one pass over the
+    observations in blocks (:func:`_adjoint_pass`), and the iteration holds vectors of the
+    tangent space's size, ``(n + d) r``, not of the observations'. The preconditioned
+    normal matrix is well conditioned where the sampling is; where it is not, the
+    correction is large and its exact size does not matter (:func:`_error_estimate`).
+    """
     n, r = P.shape
     d = Q.shape[0]
     U, V = np.linalg.qr(P)[0], np.linalg.qr(Q)[0]
-    Li_row = _inverse_cholesky(_line_grams(V, prob.indptr, prob.cols))
-    Li_col = _inverse_cholesky(_line_grams(U, *by_col))
+    Li_row = _line_preconditioner(V, prob.indptr, prob.cols)
+    Li_col = _line_preconditioner(U, *by_col)
 
     def unpack(z):
         z = np.asarray(z).ravel()
@@ -219,20 +237,21 @@ def _tangent_step(prob, P, Q, fitted, by_col, iter_lim):
         B = np.einsum("ikj,ik->ij", Li_col, z[n * r :].reshape(d, r))
         return A, B
 
-    def forward(z):
-        A, B = unpack(z)
-        # P_O(A V^T + U B^T) = P_O([A U] [V B]^T): one pass, one length-m vector
-        return _sampled(np.hstack([A, U]), np.hstack([V, B]), prob)
-
-    def adjoint(w):
-        W = sp.csr_matrix((np.asarray(w).ravel(), prob.cols, prob.indptr), shape=(n, d))
-        ga = np.einsum("ikj,ij->ik", Li_row, W @ V)
-        gb = np.einsum("ikj,ij->ik", Li_col, W.T @ U)
+    def pack(gu, gv):
+        ga = np.einsum("ikj,ij->ik", Li_row, gu)
+        gb = np.einsum("ikj,ij->ik", Li_col, gv)
         return np.concatenate([ga.ravel(), gb.ravel()])
 
-    op = LinearOperator((prob.n_obs, (n + d) * r), forward, adjoint, dtype=float)
-    z = lsqr(op, prob.values - fitted, atol=_GN_LSQR_TOL, btol=_GN_LSQR_TOL, iter_lim=iter_lim)
-    return (*unpack(z[0]), U, V)
+    def normal(z):
+        A, B = unpack(z)
+        # P_O(A V^T + U B^T) = P_O([A U] [V B]^T), then its adjoint, block by block
+        return pack(*_adjoint_pass(prob, np.hstack([A, U]), np.hstack([V, B]), U, V))
+
+    size = (n + d) * r
+    rhs = pack(*_adjoint_pass(prob, P, Q, U, V, misfit=True))
+    op = LinearOperator((size, size), normal, dtype=float)
+    z = cg(op, rhs, rtol=_GN_CG_TOL, atol=0.0, maxiter=iter_lim)[0]
+    return (*unpack(z), U, V)
 
 
 def _gauss_newton(prob, P, Q, norm, by_col):
@@ -245,22 +264,20 @@ def _gauss_newton(prob, P, Q, norm, by_col):
     A step that does not lower the residual ends it.
     """
     r = P.shape[1]
-    fitted = _sampled(P, Q, prob)
-    res, steps = float(np.linalg.norm(fitted - prob.values)) / norm, 0
+    res, steps = _residual(P, Q, prob) / norm, 0
     max_steps, iter_lim = _gn_budget(prob.n_obs, r)
     for _ in range(max_steps):
-        A, B, U, V = _tangent_step(prob, P, Q, fitted, by_col, iter_lim)
+        A, B, U, V = _tangent_step(prob, P, Q, by_col, iter_lim)
         # X + A V^T + U B^T = [P (Q^T V) + A, U] [V, B]^T, truncated to rank r by two thin QRs
         Q1, R1 = np.linalg.qr(np.hstack([P @ (Q.T @ V) + A, U]))
         Q2, R2 = np.linalg.qr(np.hstack([V, B]))
         u, s, vt = np.linalg.svd(R1 @ R2.T)
         root = np.sqrt(s[:r])
         P_new, Q_new = Q1 @ (u[:, :r] * root), Q2 @ (vt[:r].T * root)
-        fitted_new = _sampled(P_new, Q_new, prob)
-        res_new = float(np.linalg.norm(fitted_new - prob.values)) / norm
+        res_new = _residual(P_new, Q_new, prob) / norm
         if not res_new < res:
             break
-        P, Q, fitted, res, steps = P_new, Q_new, fitted_new, res_new, steps + 1
+        P, Q, res, steps = P_new, Q_new, res_new, steps + 1
         if res < _TARGET:
             break
     return P, Q, res, steps
@@ -276,8 +293,7 @@ def _error_estimate(prob, P, Q, by_col) -> float:
     sampling's conditioning on the tangent space, and measured the error within ~1.3x on
     every problem tried (2.8e-5 there; 5e-13 to 4e-12 on recovered ones).
     """
-    fitted = _sampled(P, Q, prob)
-    A, B, U, V = _tangent_step(prob, P, Q, fitted, by_col, _gn_budget(prob.n_obs, P.shape[1])[1])
+    A, B, U, V = _tangent_step(prob, P, Q, by_col, _gn_budget(prob.n_obs, P.shape[1])[1])
     size = np.linalg.norm(np.linalg.qr(np.hstack([A, U]), mode="r") @ np.linalg.qr(
         np.hstack([V, B]), mode="r").T)  # fmt: skip
     whole = np.linalg.norm(np.linalg.qr(P, mode="r") @ np.linalg.qr(Q, mode="r").T)
@@ -332,6 +348,8 @@ def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0, ea
         info["tried"].append((r, res))
         if res <= FIT_TOL:
             P, Q, r, res = _smallest_rank(prob, lines, P, Q, r, res, norm, info)
+            for side in lines:
+                side.release()  # the estimate's room (~0.6 GB at 20 M observations)
             est = _error_estimate(prob, P, Q, (lines[1].indptr, lines[1].idx))
             info["error_estimate"] = est
             if est > ERROR_TOL:
