@@ -20,20 +20,28 @@ _GiB = 2**30
 CHANGE_SAMPLE = 8192
 # Seconds per operation on one core, for the cost model: a dense matrix-product flop, a
 # sparse-times-dense multiply-add (scipy), a sparse-sparse multiply-add (scipy), a gathered
-# kernel entry, an observation's own bookkeeping in a half-step (its coefficient's scatter
-# and gathers, the pattern's copy). Checked against one-thread measurements within 30%
-# (benchmarks/README.md, "The cost model against the measurements"; bench_scaling.py).
-_T_FLOP, _T_SPMM, _T_SPGEMM, _T_GATHER, _T_OBS = 1 / 40e9, 0.7e-9, 15e-9, 10e-9, 100e-9
+# kernel entry, a line's batched solve per cube of its observations (LU's c^3 / 3 flops at
+# about the product's rate), an observation's own bookkeeping in a half-step (its
+# coefficient's scatter and gathers, the pattern's copy). Fitted (smallest largest relative
+# error, the scipy product's cost held at its measured 0.7 ns; the sparse Gram product's
+# 14.4 ns rounded up to 15, its cost per multiply-add growing once its operands outgrow
+# the cache) to 19 untraced one-thread measurements on an AVX2 EPYC; measured/model
+# 0.82-1.26 on a second set of runs
+# (benchmarks/README.md, "lin-RFM's cost model"; bench_scaling.py --study plan and methods).
+_T_FLOP, _T_SPMM, _T_SPGEMM, _T_GATHER = 1 / 45e9, 0.7e-9, 15e-9, 5e-9
+_T_SOLVE, _T_OBS = 7e-12, 170e-9
 # Bytes, measured (tracemalloc) on the NumPy backend in float64 and written as int + float
 # parts: per line (counts, offsets); per gathered kernel entry of the largest batched solve
 # (two int64 index arrays at the gather's peak); per observation, (int, float) bytes held
-# during the block solves and during the rest of a half-step, by path; a fixed overhead.
+# during the block solves and during the rest of a half-step, by path (the one-sided paths'
+# integer parts re-measured after the int32 indices and the shared pattern: measured/model
+# 0.91-1.06 at 2e4-3e6 observations); a fixed overhead.
 _LINE_BYTES, _BATCH_BYTES, _FIXED_BYTES = 16, 16, 2 * 2**20
 _OBS_BYTES = {
-    ("sparse", "solve"): (27, 4),
-    ("sparse", "other"): (22, 8),
-    ("dense", "solve"): (36, 3),
-    ("dense", "other"): (26, 3),
+    ("sparse", "solve"): (10, 4),
+    ("sparse", "other"): (2, 8),
+    ("dense", "solve"): (18, 3),
+    ("dense", "other"): (8, 3),
     ("two-sided", "solve"): (60, 6),
     ("two-sided", "other"): (0, 0),  # its peak is in the solves
 }
@@ -46,7 +54,7 @@ def _side_cost(n_lines, width, counts):
     and ``_T_SPGEMM`` as measured covers both of its sparse Gram products)."""
     n_obs = float(np.sum(counts))
     sq = float(np.sum(counts.astype(np.float64) ** 2))
-    solves = sq * _T_GATHER + float(np.sum(counts.astype(np.float64) ** 3)) * _T_FLOP
+    solves = sq * _T_GATHER + float(np.sum(counts.astype(np.float64) ** 3)) * _T_SOLVE
     solves += n_obs * _T_OBS
     dense_t = 2.0 * n_lines * width**2 * _T_FLOP + n_obs * width * _T_SPMM + solves
     # the sampled rows' product A K measures the change
