@@ -20,6 +20,9 @@ from ...results import KernelResult
 from .._params import WINDOW
 from .polish import ERROR_TOL, FIT_TOL, MAX_TRIES, due, factors_as_kernel, polish
 
+# a stop whose polish fails is tightened this much and the iteration goes on, this often
+TIGHTEN, RETRIES = 1e-2, 1
+
 __all__ = ["LinRFM", "ridge_schedule", "transposed"]
 
 
@@ -71,7 +74,7 @@ class LinRFM(Method):
     name = "lin-RFM"
     # what every engine carries: the ridge and the signal it will follow next, the
     # holdout's best error and staleness, and the last half-step (for the result)
-    state = ("ridge", "best_val", "stale", "side", "A", "K", "lam_abs", "polished")
+    state = ("ridge", "best_val", "stale", "side", "A", "K", "lam_abs", "polished", "tightened")
 
     def __init__(
         self, prob, *, ridge, tol, replace, ops, transpose=False, val=None, patience=10,
@@ -86,6 +89,7 @@ class LinRFM(Method):
         self.ops = ops
         self.transpose = transpose
         self.ridge = ridge
+        self.tol, self.tightened = tol, 0
         self.stop = Stop(tol, window=WINDOW, schedules=(ridge,))
         self.val, self.patience = val, patience
         self.val_norm = np.linalg.norm(val.values) if val is not None else None
@@ -136,7 +140,31 @@ class LinRFM(Method):
             self.polished = self.polish_now()
             if self.polished is not None:
                 self.polished[2]["iteration"] = it
+            if self._tighten():
+                return False
         return done
+
+    def _tighten(self) -> bool:
+        """After a stop whose polish found no fit the data pin down: the stop made
+        ``TIGHTEN`` times stricter and the iteration goes on, ``RETRIES`` times at most.
+
+        On an ill-conditioned matrix the stop fires while the smallest directions are
+        still growing (their share of the relative change is below ``tol``); some more
+        iterations give the polish a start from them. 1000 x 1000, rank 5, condition 1e5,
+        rho = 2, seed 0: stopped at 88 iterations, ``||E||_F / sigma_5 = 22``; tightened
+        once, recovered at iteration 303 to 3.5e-7. A fit that nothing recovers runs about
+        twice its iterations before it is reported not converged."""
+        failed = self.polished is not None and self.polished[0] is None
+        if not failed or self.tightened >= RETRIES:
+            return False
+        self.tightened += 1
+        self.stop.tol = self.tol * TIGHTEN**self.tightened
+        self.polished = None
+        return True
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.stop.tol = self.tol * TIGHTEN**self.tightened
 
     def dense_iterate(self):
         """The completion as a dense array of ``prob``'s orientation (None: not held)."""
