@@ -178,12 +178,7 @@ def _line_preconditioner(F: np.ndarray, indptr: np.ndarray, idx: np.ndarray) -> 
     r = F.shape[1]
     out = np.empty((indptr.size - 1, r, r))
     for a, b in _row_blocks(indptr, 8 * r * (r + 1)):
-        lo, hi = indptr[a], indptr[b]
-        G = np.zeros((b - a, r, r))
-        seen = np.diff(indptr[a : b + 1]) > 0
-        if hi > lo:
-            Fo = F[idx[lo:hi]]
-            G[seen] = np.add.reduceat(Fo[:, :, None] * Fo[:, None, :], indptr[a:b][seen] - lo)
+        G = _block_grams(F, indptr, idx, a, b)[1]
         shift = 1e-12 * np.trace(G, axis1=1, axis2=2) / r + np.finfo(float).tiny
         G += shift[:, None, None] * np.eye(r)
         out[a:b] = np.linalg.inv(np.linalg.cholesky(G))
@@ -383,6 +378,19 @@ def _smallest_rank(prob, lines, P, Q, r, res, norm, info):
     return P, Q, r, res
 
 
+def _block_grams(F: np.ndarray, indptr: np.ndarray, idx: np.ndarray, a: int, b: int):
+    """``(Fo, G)`` for lines ``a:b`` (CSR form by ``indptr`` and ``idx``): each of their
+    observations' row of ``F``, and every line's Gram matrix ``F[O_i]^T F[O_i]`` (zero for
+    a line without observations)."""
+    lo, hi = indptr[a], indptr[b]
+    Fo = F[idx[lo:hi]]
+    G = np.zeros((b - a, F.shape[1], F.shape[1]))
+    seen = np.diff(indptr[a : b + 1]) > 0
+    if hi > lo:
+        G[seen] = np.add.reduceat(Fo[:, :, None] * Fo[:, None, :], indptr[a:b][seen] - lo)
+    return Fo, G
+
+
 def _row_blocks(indptr: np.ndarray, bytes_per_obs: int):
     """Consecutive row ranges ``(start, stop)`` of about ``_BLOCK_BYTES / bytes_per_obs``
     observations each (at least one row)."""
@@ -413,12 +421,8 @@ def factors_as_kernel(prob, P: np.ndarray, Q: np.ndarray):
     coef = np.empty(prob.n_obs)
     for a, b in _row_blocks(ip, 8 * r * (r + 2)):
         lo, hi = ip[a], ip[b]
-        Wo = W[prob.cols[lo:hi]]  # each observation's row of W
+        Wo, S = _block_grams(W, ip, prob.cols, a, b)  # each observation's row of W
         counts = np.diff(ip[a : b + 1])
-        seen = counts > 0
-        S = np.zeros((b - a, r, r))
-        if hi > lo:
-            S[seen] = np.add.reduceat(Wo[:, :, None] * Wo[:, None, :], ip[a:b][seen] - lo)
         # a_i = W[O_i] z_i with W[O_i]^T W[O_i] z_i = c_i (a row with fewer than r
         # observations takes the least-squares z_i)
         full = counts >= r
