@@ -283,3 +283,16 @@ def test_tangent_step_is_the_least_squares_correction():
     reference = np.tensordot(coef, np.stack(basis), axes=1)
     assert np.linalg.norm(step - reference) <= 1e-8 * np.linalg.norm(reference)
     assert np.linalg.norm(reference) > 1e-4  # the correction is not trivially zero
+
+
+def test_no_identifiable_rank_does_not_tighten_the_stop():
+    # 60 entries of a 40 x 30 matrix: no rank is identifiable, the polish tries none, and
+    # more iterations could not change that: the fit stops where the plain iteration does
+    pc = make_completion(40, 30, 2, 60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = lin_rfm_complete(pc.problem)
+        plain = lin_rfm_complete(pc.problem, polish=False)
+    assert res.params["polished"]["tried"] == []
+    assert res.n_iter == plain.n_iter
+    np.testing.assert_allclose(res.to_dense(), plain.to_dense())

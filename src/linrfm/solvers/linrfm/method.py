@@ -154,8 +154,10 @@ class LinRFM(Method):
         rho = 2, seed 0: stopped at 88 iterations, ``||E||_F / sigma_5 = 22``; tightened
         once, recovered at iteration 303 to 3.5e-7. A fit that nothing recovers runs about
         twice its iterations before it is reported not converged."""
+        # failed with ranks tried (none tried: no rank is identifiable from these
+        # observations, and more iterations cannot change that)
         failed = self.polished is not None and self.polished[0] is None
-        if not failed or self.tightened >= RETRIES:
+        if not failed or not self.polished[2]["tried"] or self.tightened >= RETRIES:
             return False
         self.tightened += 1
         self.stop.tol = self.tol * TIGHTEN**self.tightened
