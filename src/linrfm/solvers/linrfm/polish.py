@@ -14,15 +14,17 @@ column observed at least ``r`` times) and the rank-``r``
 factorization reproduces the observations (relative residual at most ``FIT_TOL``): a
 matrix of rank ``r`` fitting ``m > r (n + d - r)`` generic observations is, generically,
 the only one. The first rank tried is the iterate's largest spectral gap; when it does not
-fit, the next ranks are tried, up to ``MAX_TRIES`` of them. ALS that stalls close to a fit
-(relative residual below ``_GN_GATE``; ``_GN_GATE_EARLY`` in the early attempts) is
-finished by Riemannian Gauss-Newton (:func:`_gauss_newton`), which converges quadratically
+fit, the next ranks are tried, up to ``MAX_TRIES`` of them, each started from the fit
+below it and its residual's top singular pair (:func:`_climb`) while each lowers the
+residual. ALS that stalls close to a fit (relative residual below ``_GN_GATE``;
+``_GN_GATE_EARLY`` in the early attempts) is finished by Riemannian Gauss-Newton
+(:func:`~.tangent._gauss_newton`), which converges quadratically
 where ALS contracts linearly (1000 x 1000, rank 5, condition 10, rho = 1.5: ALS stalled at
 1e-7 to 1e-6, Gauss-Newton reached 6e-15).
 An accepted rank is then stepped down while a smaller rank still fits
 (:func:`_smallest_rank`): a rank above the truth's can fit exactly and not be unique.
 Last, the fit must be pinned down by the data: the Gauss-Newton correction from it
-(:func:`_error_estimate`, the residual divided by the sampling's conditioning on the
+(:func:`~.tangent._error_estimate`, the residual divided by the sampling's conditioning on the
 tangent space) at most ``ERROR_TOL`` of the fit.
 
 When the polish fails at the stop, the lin-RFM method reports the fit not converged
@@ -45,9 +47,20 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, cg
+from scipy.sparse.linalg import svds
 
 from ..als import Lines, balance
+from .tangent import (
+    _GN_GATE,
+    _GN_GATE_EARLY,
+    _TARGET,
+    _block_grams,
+    _error_estimate,
+    _fitted_blocks,
+    _gauss_newton,
+    _residual,
+    _row_blocks,
+)
 
 __all__ = ["polish", "due", "max_identifiable_rank", "factors_as_kernel"]
 
@@ -55,39 +68,19 @@ __all__ = ["polish", "due", "max_identifiable_rank", "factors_as_kernel"]
 # the data pin the fit down this well (_error_estimate, relative)
 FIT_TOL = 1e-9
 ERROR_TOL = 1e-8
-# alternating sweeps per rank, and the ranks tried after the first
+# alternating sweeps per rank, and the ranks tried after the first (each climbing from
+# the fit below it, :func:`_climb`, while it lowers the residual by _CLIMB at least)
 MAX_SWEEPS = 200
-MAX_TRIES = 4
+MAX_TRIES = 12
+_CLIMB = 0.5
+# one rank fits as well as another when its residual is within this factor (residuals
+# below _TARGET counting as _TARGET): the smaller such rank is the answer
+_DOWN = 10.0
 # a sweep that reduces the residual by less than this factor over 5 sweeps has stalled
 _STALL = 0.5
 # Anderson mixing depth of the polish's sweeps
 _DEPTH = 5
-# sweeps end once the observations are reproduced to this relative residual
-_TARGET = 1e-12
 _RIDGE = 1e-14
-# Gauss-Newton after ALS has stalled below this relative residual (the early attempts:
-# below _GN_GATE_EARLY, so a wrong rank tried at iteration 1 of a 20 M-observation fit
-# costs no conjugate gradients), its steps, CG's tolerance and iterations per step
-_GN_GATE = 1e-4
-_GN_GATE_EARLY = 1e-6
-_GN_STEPS = 8
-_GN_CG_TOL = 1e-10
-_GN_CG_ITER = 300
-# the work Gauss-Newton may spend, in multiply-adds of its passes over the observations
-# (a CG iteration is one pass, ~4 m r): 300 iterations up to m r = 2.5e6, fewer above (never
-# fewer than 30), and 3 steps above m r = 1e8, so a 20 M-observation fit whose ALS stalls
-# at its stop spends minutes there, not hours
-_GN_WORK = 3e9
-
-
-def _gn_budget(m: int, r: int) -> tuple[int, int]:
-    """``(steps, CG iterations a step)`` of Gauss-Newton on ``m`` observations, rank ``r``."""
-    iters = int(np.clip(_GN_WORK / (4.0 * m * r), 30, _GN_CG_ITER))
-    return (_GN_STEPS if m * r <= 1e8 else 3), iters
-
-
-# bytes of the temporaries of one block of rows in factors_as_kernel
-_BLOCK_BYTES = 2**26
 
 
 def max_identifiable_rank(n: int, d: int, m: int) -> int:
@@ -109,25 +102,6 @@ def _top_svd(B: np.ndarray, k: int, rng):
         Q = np.linalg.qr(B @ np.linalg.qr(B.T @ Q)[0])[0]
     Ub, s, Vt = np.linalg.svd(Q.T @ B, full_matrices=False)
     return (Q @ Ub)[:, :k], s[:k], Vt[:k].T
-
-
-def _fitted_blocks(P, Q, prob):
-    """``(block, P_O(P Q^T)[block])`` over blocks of observations (no ``m x r`` gather
-    whole)."""
-    step = max(1, _BLOCK_BYTES // (16 * P.shape[1] + 8))
-    for s in range(0, prob.n_obs, step):
-        block = slice(s, s + step)
-        yield block, np.einsum("ij,ij->i", P[prob.rows[block]], Q[prob.cols[block]])
-
-
-def _residual(P, Q, prob) -> float:
-    """``||P_O(P Q^T) - y||``, summed by blocks (no length-``m`` temporaries: they were
-    the polish's peak at 20 M observations)."""
-    total = sum(
-        float(np.sum((fitted - prob.values[block]) ** 2))
-        for block, fitted in _fitted_blocks(P, Q, prob)
-    )
-    return float(np.sqrt(total))
 
 
 def _fit_rank(prob, lines, Q, norm, lam):
@@ -169,132 +143,6 @@ def _mixed(xs, gs, solve_rows, prob, norm, shape):
     return (mix, P_mix, res_mix) if res_mix < res else (plain, P, res)
 
 
-def _line_preconditioner(F: np.ndarray, indptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``L_i^{-1}`` for every line's Gram matrix ``F[O_i]^T F[O_i] + s_i I = L_i L_i^T``
-    (lines in CSR form by ``indptr`` and ``idx``; ``s_i`` a 1e-12 share of the trace, so a
-    rank-deficient line still gives an invertible preconditioner), built in blocks of
-    lines: one ``n x r x r`` array and a block's temporaries (whole, the Gram matrices,
-    their shifted copies and factors were four such arrays, 1.5 GB at 500,000 rows)."""
-    r = F.shape[1]
-    out = np.empty((indptr.size - 1, r, r))
-    for a, b in _row_blocks(indptr, 8 * r * (r + 1)):
-        G = _block_grams(F, indptr, idx, a, b)[1]
-        shift = 1e-12 * np.trace(G, axis1=1, axis2=2) / r + np.finfo(float).tiny
-        G += shift[:, None, None] * np.eye(r)
-        out[a:b] = np.linalg.inv(np.linalg.cholesky(G))
-    return out
-
-
-def _adjoint_pass(prob, left, right, U, V, misfit=False):
-    """``(W V, W^T U)`` for the sparse ``W = P_O(left right^T)`` (``misfit``: ``W = y -
-    P_O(left right^T)``), in blocks of rows: no length-``m`` vector is ever whole (at 20 M
-    observations each was 160 MB, and the LSQR this replaced held six)."""
-    n, r = U.shape
-    d = V.shape[0]
-    gu, gv = np.empty((n, r)), np.zeros((d, r))
-    ip = prob.indptr
-    for a, b in _row_blocks(ip, 16 * (left.shape[1] + r) + 16):
-        lo, hi = ip[a], ip[b]
-        cols = prob.cols[lo:hi]
-        f = np.einsum("ij,ij->i", left[prob.rows[lo:hi]], right[cols])
-        if misfit:
-            f = np.subtract(prob.values[lo:hi], f, out=f)
-        W = sp.csr_matrix((f, cols, ip[a : b + 1] - lo), shape=(b - a, d))
-        gu[a:b] = W @ V
-        gv += W.T @ U[a:b]
-    return gu, gv
-
-
-def _tangent_step(prob, P, Q, by_col, iter_lim):
-    """``(A, B, U, V)``: the least-squares correction ``A V^T + U B^T`` in the tangent space
-    of the rank-``r`` matrices at ``X = P Q^T`` (``U``, ``V`` orthonormal bases of the
-    factors' column spaces) that best fits the residual ``y - P_O(X)``, preconditioned by
-    every row's and column's Gram matrix (the blocks ALS solves with). With orthonormal
-    bases its conditioning is the sampling's on the tangent space, not the matrix's.
-    ``by_col`` is ``(indptr, rows)`` of the observations grouped by column.
-
-    Solved by conjugate gradients on the normal equations ``J^T J z = J^T (y - P_O(X))``
-    (``J`` the sampled tangent map, preconditioned): a product is one pass over the
-    observations in blocks (:func:`_adjoint_pass`), and the iteration holds vectors of the
-    tangent space's size, ``(n + d) r``, not of the observations'. The preconditioned
-    normal matrix is well conditioned where the sampling is; where it is not, the
-    correction is large and its exact size does not matter (:func:`_error_estimate`).
-    """
-    n, r = P.shape
-    d = Q.shape[0]
-    U, V = np.linalg.qr(P)[0], np.linalg.qr(Q)[0]
-    Li_row = _line_preconditioner(V, prob.indptr, prob.cols)
-    Li_col = _line_preconditioner(U, *by_col)
-
-    def unpack(z):
-        z = np.asarray(z).ravel()
-        A = np.einsum("ikj,ik->ij", Li_row, z[: n * r].reshape(n, r))
-        B = np.einsum("ikj,ik->ij", Li_col, z[n * r :].reshape(d, r))
-        return A, B
-
-    def pack(gu, gv):
-        ga = np.einsum("ikj,ij->ik", Li_row, gu)
-        gb = np.einsum("ikj,ij->ik", Li_col, gv)
-        return np.concatenate([ga.ravel(), gb.ravel()])
-
-    def normal(z):
-        A, B = unpack(z)
-        # P_O(A V^T + U B^T) = P_O([A U] [V B]^T), then its adjoint, block by block
-        return pack(*_adjoint_pass(prob, np.hstack([A, U]), np.hstack([V, B]), U, V))
-
-    size = (n + d) * r
-    rhs = pack(*_adjoint_pass(prob, P, Q, U, V, misfit=True))
-    op = LinearOperator((size, size), normal, dtype=float)
-    z = cg(op, rhs, rtol=_GN_CG_TOL, atol=0.0, maxiter=iter_lim)[0]
-    return (*unpack(z), U, V)
-
-
-def _gauss_newton(prob, P, Q, norm, by_col):
-    """Riemannian Gauss-Newton on the rank-``r`` matrices from ``P Q^T``: the factors, their
-    relative residual and the steps.
-
-    A step adds the tangent correction of :func:`_tangent_step` and truncates
-    ``X + A V^T + U B^T`` (rank <= 2r) back to rank ``r``. Gauss-Newton converges
-    quadratically on an exact low-rank fit where ALS's sweeps contract linearly and stall.
-    A step that does not lower the residual ends it.
-    """
-    r = P.shape[1]
-    res, steps = _residual(P, Q, prob) / norm, 0
-    max_steps, iter_lim = _gn_budget(prob.n_obs, r)
-    for _ in range(max_steps):
-        A, B, U, V = _tangent_step(prob, P, Q, by_col, iter_lim)
-        # X + A V^T + U B^T = [P (Q^T V) + A, U] [V, B]^T, truncated to rank r by two thin QRs
-        Q1, R1 = np.linalg.qr(np.hstack([P @ (Q.T @ V) + A, U]))
-        Q2, R2 = np.linalg.qr(np.hstack([V, B]))
-        u, s, vt = np.linalg.svd(R1 @ R2.T)
-        root = np.sqrt(s[:r])
-        P_new, Q_new = Q1 @ (u[:, :r] * root), Q2 @ (vt[:r].T * root)
-        res_new = _residual(P_new, Q_new, prob) / norm
-        if not res_new < res:
-            break
-        P, Q, res, steps = P_new, Q_new, res_new, steps + 1
-        if res < _TARGET:
-            break
-    return P, Q, res, steps
-
-
-def _error_estimate(prob, P, Q, by_col) -> float:
-    """How far the data leave a fit ``P Q^T`` free to move: the relative size of the
-    Gauss-Newton correction ``||A V^T + U B^T||_F / ||P Q^T||_F`` (:func:`_tangent_step`).
-
-    A residual alone is not an error: a 300 x 300, rank-4 fit of condition 1e10
-    reproduced the observations to 1.7e-10 yet was 2.3e-5 from the truth, its small
-    directions barely seen by the data. The correction divides the residual by the
-    sampling's conditioning on the tangent space, and measured the error within ~1.3x on
-    every problem tried (2.8e-5 there; 5e-13 to 4e-12 on recovered ones).
-    """
-    A, B, U, V = _tangent_step(prob, P, Q, by_col, _gn_budget(prob.n_obs, P.shape[1])[1])
-    size = np.linalg.norm(np.linalg.qr(np.hstack([A, U]), mode="r") @ np.linalg.qr(
-        np.hstack([V, B]), mode="r").T)  # fmt: skip
-    whole = np.linalg.norm(np.linalg.qr(P, mode="r") @ np.linalg.qr(Q, mode="r").T)
-    return float(size / whole) if whole > 0 else 0.0
-
-
 def due(iteration: int) -> bool:
     """Whether the iteration's polish is tried before the stop: at 1, 2, 4, 8, ..."""
     return iteration >= 1 and iteration & (iteration - 1) == 0
@@ -328,30 +176,79 @@ def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0, ea
     ratio = s[:-1] / np.maximum(s[1:], np.finfo(float).tiny) if k > 1 else np.ones(1)
     first = int(np.argmax(ratio[:r_max])) + 1
     lines = (Lines.rows_of(prob), Lines.cols_of(prob))
-    for r in range(first, min(first + more, r_max) + 1):
-        root = np.sqrt(s[:r])
+    P = Q = None
+    before, held = np.inf, None
+    last = min(first + more, r_max)
+    for r in range(first, last + 1):
+        if P is None:
+            start, scale = V[:, :r] * np.sqrt(s[:r]), s[r - 1]
+        else:
+            start, scale = _climb(prob, P, Q, rng)
         # a ridge 1e-14 times the smallest kept direction's share of a line's Gram
         # matrix: the solves stay positive definite (LU, not a pseudo-inverse) and bias
         # that direction by ~1e-14 of itself
-        lam = _RIDGE * s[r - 1] * prob.n_obs / (n * d)
-        P, Q, res, sweeps = _fit_rank(prob, lines, V[:, :r] * root, norm, lam)
+        lam = _RIDGE * scale * prob.n_obs / (n * d)
+        P, Q, res, sweeps = _fit_rank(prob, lines, start, norm, lam)
         info["sweeps"] += sweeps
         if FIT_TOL < res < (_GN_GATE_EARLY if early else _GN_GATE):
             by_col = (lines[1].indptr, lines[1].idx)
             P, Q, res, steps = _gauss_newton(prob, P, Q, norm, by_col)
             info["gn_steps"] = info.get("gn_steps", 0) + steps
         info["tried"].append((r, res))
+        if held is not None and not res * _DOWN < held[3]:
+            break  # the rank below stands: this one explains little more
+        held = None
         if res <= FIT_TOL:
-            P, Q, r, res = _smallest_rank(prob, lines, P, Q, r, res, norm, info)
-            for side in lines:
-                side.release()  # the estimate's room (~0.6 GB at 20 M observations)
-            est = _error_estimate(prob, P, Q, (lines[1].indptr, lines[1].idx))
-            info["error_estimate"] = est
-            if est > ERROR_TOL:
-                continue  # fits, but the data do not pin it down: not a recovery
-            info.update(rank=r, rel_residual=res)
-            return P, Q, info
+            if res > _TARGET and r < last:
+                # fits, but not to the working precision: on a matrix of condition 1e10
+                # the rank below the truth's fits to 8e-11, and the next rank to 5e-16
+                held = (P, Q, r, res)
+                continue
+            out = _accept(prob, lines, P, Q, r, res, norm, info)
+            if out is not None:
+                return out
+        elif not res < _CLIMB * before:
+            break  # one more rank no longer explains much more of the observations
+        before = res
+    if held is not None:
+        out = _accept(prob, lines, *held, norm, info)
+        if out is not None:
+            return out
     return None, None, info
+
+
+def _accept(prob, lines, P, Q, r, res, norm, info):
+    """``(P, Q, info)`` of the smallest rank fitting as well as ``P Q^T``, when the data pin
+    it down (:func:`_error_estimate` at most ``ERROR_TOL``); None otherwise."""
+    P, Q, r, res = _smallest_rank(prob, lines, P, Q, r, res, norm, info)
+    for side in lines:
+        side.release()  # the estimate's room (~0.6 GB at 20 M observations)
+    est = _error_estimate(prob, P, Q, (lines[1].indptr, lines[1].idx))
+    info["error_estimate"] = est
+    if est > ERROR_TOL:
+        return None  # fits, but the data do not pin it down: not a recovery
+    info.update(rank=r, rel_residual=res)
+    return P, Q, info
+
+
+def _climb(prob, P, Q, rng):
+    """The start of the next rank's fit: ``P Q^T``'s factors with the top singular pair of
+    its residual on the observations (scaled by ``n d / m``, an unbiased estimate of the
+    matrix it misses) appended; and that pair's singular value.
+
+    On an ill-conditioned matrix the iterate's trailing singular directions are below its
+    own error, and a fit started from them stalls (1000 x 1000, rank 10, condition 1e10,
+    rho = 3: ranks 5 to 9 from the iterate reached relative residuals 2.6e-6 to 4.2e-9,
+    none exact). Each rank's fit explains the observations down to its next direction,
+    which then dominates the residual: climbing one rank at a time from the fit below
+    reached rank 10 to a residual of 5e-16 (relative error 5e-16) in 4 s.
+    """
+    n, d = prob.shape
+    fitted = np.concatenate([f for _, f in _fitted_blocks(P, Q, prob)])
+    W = sp.csr_matrix((prob.values - fitted, prob.cols, prob.indptr), shape=(n, d))
+    W *= n * d / prob.n_obs
+    sv, vt = svds(W, k=1, v0=rng.standard_normal(min(n, d)))[1:]
+    return np.hstack([Q, vt.T * np.sqrt(sv)]), float(sv[0])
 
 
 def _smallest_rank(prob, lines, P, Q, r, res, norm, info):
@@ -372,36 +269,10 @@ def _smallest_rank(prob, lines, P, Q, r, res, norm, info):
         P1, Q1, res1, sweeps = _fit_rank(prob, lines, (W @ vt[: r - 1].T) * root, norm, lam)
         info["sweeps"] += sweeps
         info["tried"].append((r - 1, res1))
-        if not res1 <= FIT_TOL:
+        if not res1 <= min(FIT_TOL, _DOWN * max(res, _TARGET)):
             break
         P, Q, r, res = P1, Q1, r - 1, res1
     return P, Q, r, res
-
-
-def _block_grams(F: np.ndarray, indptr: np.ndarray, idx: np.ndarray, a: int, b: int):
-    """``(Fo, G)`` for lines ``a:b`` (CSR form by ``indptr`` and ``idx``): each of their
-    observations' row of ``F``, and every line's Gram matrix ``F[O_i]^T F[O_i]`` (zero for
-    a line without observations)."""
-    lo, hi = indptr[a], indptr[b]
-    Fo = F[idx[lo:hi]]
-    G = np.zeros((b - a, F.shape[1], F.shape[1]))
-    seen = np.diff(indptr[a : b + 1]) > 0
-    if hi > lo:
-        G[seen] = np.add.reduceat(Fo[:, :, None] * Fo[:, None, :], indptr[a:b][seen] - lo)
-    return Fo, G
-
-
-def _row_blocks(indptr: np.ndarray, bytes_per_obs: int):
-    """Consecutive row ranges ``(start, stop)`` of about ``_BLOCK_BYTES / bytes_per_obs``
-    observations each (at least one row)."""
-    n = indptr.size - 1
-    step = max(1, _BLOCK_BYTES // bytes_per_obs)
-    start = 0
-    while start < n:
-        stop = int(np.searchsorted(indptr, indptr[start] + step, side="right")) - 1
-        stop = min(max(stop, start + 1), n)
-        yield start, stop
-        start = stop
 
 
 def factors_as_kernel(prob, P: np.ndarray, Q: np.ndarray):
