@@ -152,8 +152,10 @@ class LinRFM(Method):
         still growing (their share of the relative change is below ``tol``); some more
         iterations give the polish a start from them. 1000 x 1000, rank 5, condition 1e5,
         rho = 2, seed 0: stopped at 88 iterations, ``||E||_F / sigma_5 = 22``; tightened
-        once, recovered at iteration 303 to 3.5e-7. A fit that nothing recovers runs about
-        twice its iterations before it is reported not converged."""
+        once, recovered at iteration 303 to 3.5e-7 (since the polish climbs ranks,
+        :func:`~.polish._climb`, it recovers at the first stop; the tightening remains for
+        an iterate still too far from any rank's fit). A fit that nothing recovers runs
+        about twice its iterations before it is reported not converged."""
         # failed with ranks tried (none tried: no rank is identifiable from these
         # observations, and more iterations cannot change that)
         failed = self.polished is not None and self.polished[0] is None
