@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.sparse.linalg import ArpackNoConvergence
 from sklearn.exceptions import ConvergenceWarning
 
 from linrfm import make_completion
@@ -319,3 +320,21 @@ def test_no_identifiable_rank_does_not_tighten_the_stop():
     assert res.params["polished"]["tried"] == []
     assert res.n_iter == plain.n_iter
     np.testing.assert_allclose(res.to_dense(), plain.to_dense())
+
+
+def test_a_climb_arpack_cannot_take_ends_the_climb(monkeypatch):
+    # the residual's top pair comes from ARPACK; when it does not converge the polish
+    # stops climbing (the first rank's failure stands) instead of raising
+    pc = make_completion(300, 300, 4, 3 * 4 * 596, kappa=1e10, min_per_line=5, random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stopped = lin_rfm_complete(pc.problem, polish=False).to_dense()
+
+    def no_convergence(*args, **kwargs):
+        raise ArpackNoConvergence("no convergence", np.empty(0), np.empty((0, 0)))
+
+    P, _, info = polish_module.polish(pc.problem, stopped)
+    assert P is not None and len(info["tried"]) > 1  # it climbs when ARPACK converges
+    monkeypatch.setattr(polish_module, "svds", no_convergence)
+    P, _, info = polish_module.polish(pc.problem, stopped)
+    assert P is None and len(info["tried"]) == 1

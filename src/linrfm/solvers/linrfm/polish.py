@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import svds
+from scipy.sparse.linalg import ArpackNoConvergence, svds
 
 from ..als import Lines, balance
 from .tangent import (
@@ -183,7 +183,10 @@ def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0, ea
         if P is None:
             start, scale = V[:, :r] * np.sqrt(s[:r]), s[r - 1]
         else:
-            start, scale = _climb(prob, P, Q, rng)
+            climbed = _climb(prob, P, Q, rng)
+            if climbed is None:
+                break
+            start, scale = climbed
         # a ridge 1e-14 times the smallest kept direction's share of a line's Gram
         # matrix: the solves stay positive definite (LU, not a pseudo-inverse) and bias
         # that direction by ~1e-14 of itself
@@ -241,13 +244,17 @@ def _climb(prob, P, Q, rng):
     rho = 3: ranks 5 to 9 from the iterate reached relative residuals 2.6e-6 to 4.2e-9,
     none exact). Each rank's fit explains the observations down to its next direction,
     which then dominates the residual: climbing one rank at a time from the fit below
-    reached rank 10 to a residual of 5e-16 (relative error 5e-16) in 4 s.
+    reached rank 10 to a residual of 5e-16 (relative error 5e-16) in 4 s. None when ARPACK
+    does not converge on the pair.
     """
     n, d = prob.shape
     fitted = np.concatenate([f for _, f in _fitted_blocks(P, Q, prob)])
     W = sp.csr_matrix((prob.values - fitted, prob.cols, prob.indptr), shape=(n, d))
     W *= n * d / prob.n_obs
-    sv, vt = svds(W, k=1, v0=rng.standard_normal(min(n, d)))[1:]
+    try:
+        sv, vt = svds(W, k=1, v0=rng.standard_normal(min(n, d)))[1:]
+    except ArpackNoConvergence:
+        return None  # no next direction to climb to (the caller stops climbing)
     return np.hstack([Q, vt.T * np.sqrt(sv)]), float(sv[0])
 
 
