@@ -266,7 +266,9 @@ def _smallest_rank(prob, lines, P, Q, r, res, norm, info):
     20 x 15 matrix with 170 of its entries observed has a family of rank-3 fits (the truth
     plus a rank-one matrix hidden in unobserved rows and columns), and the polish accepted
     one of them, a different one on a different BLAS. Stepping down until a rank no longer
-    fits returns the truth's rank; a failed step costs a few stalled sweeps.
+    fits as well (to ``FIT_TOL`` and within ``_DOWN`` of the residual, both below
+    ``_TARGET`` counting as equal) returns the truth's rank; a failed step costs a few
+    stalled sweeps.
     """
     while r > 1:
         W, R = np.linalg.qr(Q)
