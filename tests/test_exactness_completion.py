@@ -243,8 +243,9 @@ def test_polish_climbs_to_the_rank_of_an_ill_conditioned_matrix():
 
 def test_a_fit_the_data_leave_loose_is_not_accepted(monkeypatch):
     # the same problem: rank 4 by ALS and Gauss-Newton from the top right singular
-    # vectors of the stop's iterate reproduces the observations to ~3.5e-10 yet is ~2e-5 from the truth (its
-    # small directions barely seen by the data); the error estimate refuses it
+    # vectors of the stop's iterate reproduces the observations to ~3.5e-10 yet is ~2e-5
+    # from the truth (its small directions barely seen by the data); the error estimate
+    # refuses it
     pc = make_completion(300, 300, 4, 3 * 4 * 596, kappa=1e10, min_per_line=5, random_state=2)
     X = pc.U @ pc.V.T
     prob = pc.problem
