@@ -52,9 +52,9 @@ class DistributedLinRFM(LinRFM):
     state = ("ridge", "best_val", "stale", "side", "K", "lam_abs", "G", "G_last")
 
     def __init__(self, blocks, client, *, alpha, momentum, n_threads, worker_timeout, **common):
-        super().__init__(blocks, ops=NUMPY, transpose=blocks.transpose, **common)
+        super().__init__(blocks, ops=NUMPY, transpose=blocks.transpose, momentum=momentum, **common)
         self.blocks, self.client = blocks, client
-        self.alpha, self.momentum = alpha, momentum
+        self.alpha = alpha
         self.n_threads, self.worker_timeout = n_threads, worker_timeout
         self.n, self.width = blocks.shape[::-1] if blocks.transpose else blocks.shape
         self.shape = (self.n, self.width)

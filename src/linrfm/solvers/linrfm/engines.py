@@ -23,6 +23,17 @@ def rel_change(B, B_prev, ops, chunk=4096):
     return np.sqrt(num / den) if den > 0 else np.inf
 
 
+def _half_step(prob, alpha, replace, ops, cooccurrence, cols=False) -> HalfStep:
+    """The half-step that regresses the rows of ``prob`` on a kernel over its columns
+    (``cols``: its columns on a kernel over its rows, the observations sorted by column)."""
+    n, d = prob.shape
+    if not cols:
+        return HalfStep(prob.rows, prob.cols, prob.values, n, d, alpha, replace, ops, cooccurrence)
+    order = np.lexsort((prob.rows, prob.cols))
+    lines, idx, values = prob.cols[order], prob.rows[order], prob.values[order]
+    return HalfStep(lines, idx, values, d, n, alpha, replace, ops, cooccurrence)
+
+
 class DenseLinRFM(LinRFM):
     """The iterate held densely: one-sided (rows) or two-sided (rows then columns).
 
@@ -33,25 +44,15 @@ class DenseLinRFM(LinRFM):
     # B: the last output; B_in: the extrapolated input of the next half-step (None: B)
     state = LinRFM.state + ("B", "B_in")
 
-    def __init__(
-        self, prob, *, alpha, dtype, init, two_sided=False, momentum=0.0, cooccurrence=0.0,
-        **common,
-    ):  # fmt: skip
+    def __init__(self, prob, *, alpha, dtype, init, two_sided=False, cooccurrence=0.0, **common):
         super().__init__(prob, **common)
         ops = self.ops
         n, d = prob.shape
-        self.momentum = momentum
         self.B_in = None
-        self.row_step = HalfStep(
-            prob.rows, prob.cols, prob.values, n, d, alpha, self.replace, ops, cooccurrence
-        )
+        self.row_step = _half_step(prob, alpha, self.replace, ops, cooccurrence)
         self.col_step = None
         if two_sided:
-            order = np.lexsort((prob.rows, prob.cols))
-            self.col_step = HalfStep(
-                prob.cols[order], prob.rows[order], prob.values[order], d, n, alpha,
-                self.replace, ops, cooccurrence,
-            )  # fmt: skip
+            self.col_step = _half_step(prob, alpha, self.replace, ops, cooccurrence, cols=True)
         self.half_steps = tuple(h for h in (self.row_step, self.col_step) if h is not None)
         if init is not None:
             self.B = ops.array(init.to_dense(), dtype=dtype)
@@ -97,19 +98,11 @@ class SparseLinRFM(LinRFM):
     # last: (coef, K + lam I, its unscaled AGOP) of the last half-step, for momentum
     state = LinRFM.state + ("G", "B_rows", "last")
 
-    def __init__(
-        self, prob, *, alpha, dtype, init, momentum=0.0, random_state=0, cooccurrence=0.0,
-        **common,
-    ):  # fmt: skip
+    def __init__(self, prob, *, alpha, dtype, init, random_state=0, cooccurrence=0.0, **common):
         super().__init__(prob, **common)
-        ops = self.ops
-        n, d = prob.shape
-        self.n = n
-        self.momentum = momentum
+        self.n = prob.shape[0]
         self.last = None
-        self.step_ = HalfStep(
-            prob.rows, prob.cols, prob.values, n, d, alpha, self.replace, ops, cooccurrence
-        )
+        self.step_ = _half_step(prob, alpha, self.replace, self.ops, cooccurrence)
         self.half_steps = (self.step_,)
         self._sample_rows(random_state)
         self._start(prob, init, dtype)

@@ -66,6 +66,8 @@ class LinRFM(Method):
         As in :func:`lin_rfm_complete`; ``ops`` is the array backend.
     transpose : bool
         ``prob`` is the transposed problem: results are read back transposed.
+    momentum : float
+        The engine's extrapolation of the one-sided iteration (:func:`lin_rfm_complete`).
     val : MatrixCompletion, optional
         Held-out observations ('holdout'): the ridge follows their relative error, and the
         fit stops once it has not improved for ``patience`` iterations.
@@ -78,7 +80,7 @@ class LinRFM(Method):
 
     def __init__(
         self, prob, *, ridge, tol, replace, ops, transpose=False, val=None, patience=10,
-        polish=False,
+        polish=False, momentum=0.0,
     ):  # fmt: skip
         self.shape = prob.shape
         self.prob = prob
@@ -87,6 +89,8 @@ class LinRFM(Method):
         self.polished = None
         self.replace = replace
         self.ops = ops
+        # extrapolation between the engine's half-steps (its advance uses it)
+        self.momentum = momentum
         self.transpose = transpose
         self.ridge = ridge
         self.tol, self.tightened = tol, 0
