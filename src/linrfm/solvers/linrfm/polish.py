@@ -104,6 +104,14 @@ def _top_svd(B: np.ndarray, k: int, rng):
     return (Q @ Ub)[:, :k], s[:k], Vt[:k].T
 
 
+def _ridge(prob, scale: float) -> float:
+    """The ALS ridge for a fit whose smallest kept singular value is ``scale``: 1e-14 of
+    that direction's share of a line's Gram matrix, so the solves stay positive definite
+    (LU, not a pseudo-inverse) and bias that direction by ~1e-14 of itself."""
+    n, d = prob.shape
+    return _RIDGE * scale * prob.n_obs / (n * d)
+
+
 def _fit_rank(prob, lines, Q, norm, lam):
     """Unregularized ALS from the right factor ``Q``, Anderson-accelerated: the factors,
     their relative residual and the sweeps.
@@ -187,11 +195,7 @@ def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0, ea
             if climbed is None:
                 break
             start, scale = climbed
-        # a ridge 1e-14 times the smallest kept direction's share of a line's Gram
-        # matrix: the solves stay positive definite (LU, not a pseudo-inverse) and bias
-        # that direction by ~1e-14 of itself
-        lam = _RIDGE * scale * prob.n_obs / (n * d)
-        P, Q, res, sweeps = _fit_rank(prob, lines, start, norm, lam)
+        P, Q, res, sweeps = _fit_rank(prob, lines, start, norm, _ridge(prob, scale))
         info["sweeps"] += sweeps
         if FIT_TOL < res < (_GN_GATE_EARLY if early else _GN_GATE):
             by_col = (lines[1].indptr, lines[1].idx)
@@ -274,8 +278,8 @@ def _smallest_rank(prob, lines, P, Q, r, res, norm, info):
         W, R = np.linalg.qr(Q)
         u, s, vt = np.linalg.svd(P @ R.T, full_matrices=False)
         root = np.sqrt(s[: r - 1])
-        lam = _RIDGE * s[r - 2] * prob.n_obs / (prob.shape[0] * prob.shape[1])
-        P1, Q1, res1, sweeps = _fit_rank(prob, lines, (W @ vt[: r - 1].T) * root, norm, lam)
+        start = (W @ vt[: r - 1].T) * root
+        P1, Q1, res1, sweeps = _fit_rank(prob, lines, start, norm, _ridge(prob, s[r - 2]))
         info["sweeps"] += sweeps
         info["tried"].append((r - 1, res1))
         if not res1 <= min(FIT_TOL, _DOWN * max(res, _TARGET)):
