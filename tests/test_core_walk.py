@@ -6,6 +6,8 @@ through the core's loop exactly once, and resumes from a checkpoint taken by the
 to the same result as an uninterrupted fit.
 """
 
+import inspect
+import re
 import warnings
 
 import numpy as np
@@ -81,3 +83,44 @@ def test_resumes_from_a_checkpoint_to_the_same_result(name, kind):
     mid = saved[len(saved) // 2]
     resumed = _fit(spec, problem, resume=mid)
     np.testing.assert_allclose(_output(resumed), _output(full), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted({name for name, _ in CASES}))
+def test_every_method_declares_the_loop_keywords_once(name):
+    # the four come from linrfm.iteration.iterative: the same names, defaults and docs
+    fn = METHODS[name].function
+    params = inspect.signature(fn).parameters
+    assert [params[k].default for k in core.LOOP_KEYWORDS] == [None, False, None, None]
+    assert all(params[k].kind is inspect.Parameter.KEYWORD_ONLY for k in core.LOOP_KEYWORDS)
+    assert "loop" not in params
+    for k in core.LOOP_KEYWORDS:  # a parameter line of the docstring names it
+        assert re.search(rf"^ +[\w, ]*\b{k}\b[\w, ]*( :|$)", fn.__doc__, re.M), k
+
+
+@pytest.mark.parametrize("name", sorted({name for name, _ in CASES}))
+@pytest.mark.parametrize(
+    ("keyword", "value", "expected"),
+    [
+        ("callback", 3, "callable"),
+        ("progress", "yes", "bool"),
+        ("checkpoint", "file.ckpt", "callable"),
+        ("resume", {"n_iter": 1}, "Checkpoint"),
+    ],
+)
+def test_a_wrong_loop_keyword_is_named(name, keyword, value, expected):
+    spec = METHODS[name]
+    problem = _problem(spec.problems[0])
+    with pytest.raises(TypeError, match=rf"'{keyword}' parameter must be .*{expected}"):
+        _fit(spec, problem, **{keyword: value})
+
+
+def test_progress_runs_every_method_with_a_bar(monkeypatch):
+    # every iterative method takes progress=True (some lacked the keyword before the loop's
+    # keywords were declared once) and it reaches the core's bar
+    bars = []
+    real = core._progress_bar
+    monkeypatch.setattr(core, "_progress_bar", lambda p, *a: bars.append(p) or real(False, *a))
+    for name, kind in CASES:
+        bars.clear()
+        _fit(METHODS[name], _problem(kind), progress=True)
+        assert bars and all(bars), name

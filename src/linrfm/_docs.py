@@ -12,16 +12,14 @@ import textwrap
 __all__ = ["fill_doc", "PARAGRAPHS"]
 
 PARAGRAPHS = {
-    "callback": """\
+    "loop": """\
 callback : callable, optional
     ``callback(iteration, info)`` after every iteration, the last included: ``info`` holds
     the iteration's record, ``'iteration'`` and ``'result'`` (the current iterate as this
     function's result type, valid during the call). Returning True stops the fit (not
-    converged).""",
-    "progress": """\
+    converged).
 progress : bool, default=False
-    Show a tqdm progress bar.""",
-    "checkpoint": """\
+    Show a tqdm progress bar.
 checkpoint : callable, optional
     ``checkpoint(Checkpoint)`` after every iteration (:func:`linrfm.iteration.iterate`).
 resume : linrfm.iteration.Checkpoint, optional

@@ -151,10 +151,10 @@ def check_bool(x, name: str):
     return x
 
 
-def check_callback(callback):
-    """Check that ``callback`` is callable or None."""
+def check_callback(callback, name: str = "callback"):
+    """Check that ``callback`` (the parameter ``name``) is callable or None."""
     if callback is not None and not callable(callback):
-        raise TypeError("The 'callback' parameter must be callable or None.")
+        raise TypeError(f"The {name!r} parameter must be callable or None; got {callback!r}.")
     return callback
 
 

@@ -237,6 +237,7 @@ class SoftImputeCompleter(_MatrixEstimator):
         accelerate=False,
         solver="auto",
         random_state=0,
+        progress=False,
     ):
         _store(self, locals())
 
@@ -262,7 +263,9 @@ class ALSCompleter(_MatrixEstimator):
 class NuclearNormSensor(_MatrixEstimator):
     """Nuclear-norm sensing (:func:`linrfm.soft_impute_sense`)."""
 
-    def __init__(self, lam=None, lam_ratio=1e-4, n_lams=20, tol=1e-6, max_iter=2000):
+    def __init__(
+        self, lam=None, lam_ratio=1e-4, n_lams=20, tol=1e-6, max_iter=2000, progress=False
+    ):
         _store(self, locals())
 
 
@@ -282,6 +285,7 @@ class FactorizedGD(_MatrixEstimator):
         tol=1e-6,
         max_iter=5000,
         random_state=None,
+        progress=False,
     ):
         _store(self, locals())
 
@@ -298,6 +302,7 @@ class DeepMatrixFactorization(_MatrixEstimator):
         tol=1e-6,
         max_iter=20000,
         random_state=None,
+        progress=False,
     ):
         _store(self, locals())
 
@@ -327,6 +332,8 @@ class LinRFMRegressor(RegressorMixin, _TableEstimator):
         Fit an unpenalized intercept (centre ``X`` and ``y``), as in
         :func:`linrfm.lin_rfm_regress`; the default differs: True here as in scikit-learn's
         linear models, False in the function, whose planted problems have none.
+    progress : bool, default=False
+        Show a tqdm progress bar.
 
     Attributes
     ----------
@@ -359,6 +366,7 @@ class LinRFMRegressor(RegressorMixin, _TableEstimator):
         max_iter=500,
         form="auto",
         fit_intercept=True,
+        progress=False,
     ):
         _store(self, locals())
 

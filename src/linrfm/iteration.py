@@ -19,6 +19,8 @@ The loop knows no method and no array backend; a method knows nothing of the loo
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import os
 import sys
 import time
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ._validation import check_bool, check_callback
 from .results import ModelFitError
 
 __all__ = [
@@ -37,6 +40,8 @@ __all__ = [
     "Checkpoint",
     "Run",
     "iterate",
+    "iterative",
+    "LOOP_KEYWORDS",
     "user_stacklevel",
 ]
 
@@ -261,6 +266,47 @@ class Run:
     stopped_by_callback: bool = False
     #: why a stationary iterate was not certified (:meth:`Method.certify`), else None
     refused: str | None = None
+
+
+#: the keywords every iterative solver takes for its loop, declared once by :func:`iterative`
+LOOP_KEYWORDS = ("callback", "progress", "checkpoint", "resume")
+
+
+def _check_loop(callback, progress, checkpoint, resume) -> dict:
+    if resume is not None and not isinstance(resume, Checkpoint):
+        raise TypeError(f"The 'resume' parameter must be a Checkpoint or None; got {resume!r}.")
+    return dict(
+        callback=check_callback(callback),
+        progress=bool(check_bool(progress, "progress")),
+        checkpoint=check_callback(checkpoint, "checkpoint"),
+        resume=resume,
+    )
+
+
+def iterative(fn):
+    """Give an iterative solver the loop's keywords, declared and checked once.
+
+    ``fn`` ends its keyword-only parameters with ``loop``. Its callers pass ``callback``,
+    ``progress``, ``checkpoint`` and ``resume`` (see :func:`iterate`), checked here (a wrong
+    type is a ``TypeError`` naming the parameter); ``fn`` receives them as the dict ``loop``,
+    for ``iterate(method, max_iter=..., **loop)``. ``inspect.signature`` and ``help`` show the
+    four in place of ``loop``.
+    """
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    if params[-1].name != "loop" or params[-1].kind is not params[-1].KEYWORD_ONLY:
+        raise TypeError(f"{fn.__name__} must end its keyword-only parameters with 'loop'")
+    kw = inspect.Parameter.KEYWORD_ONLY
+    defaults = dict(callback=None, progress=False, checkpoint=None, resume=None)
+    loop = [inspect.Parameter(k, kw, default=defaults[k]) for k in LOOP_KEYWORDS]
+
+    @functools.wraps(fn)
+    def solver(*args, callback=None, progress=False, checkpoint=None, resume=None, **kwargs):
+        checked = _check_loop(callback, progress, checkpoint, resume)
+        return fn(*args, loop=checked, **kwargs)
+
+    solver.__signature__ = sig.replace(parameters=params[:-1] + loop)
+    return solver
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -123,11 +123,11 @@ class _FlatGD(FactorGD):
         return _factor_result(self.problem, self.params, self.name, n_iter)
 
 
-def run_gd(problem, name, run_params, init, random_state, callback, checkpoint, resume):
+def run_gd(problem, name, run_params, init, random_state, loop):
     """factored_gd and label_noise_gd: checks, the start, the shared GD step by iterate."""
     t0 = time.perf_counter()
     p = {"noise": 0.0, "noise_iter": 0, **run_params}
-    init = _check_common(problem, p["width"], init, random_state, callback)
+    init = _check_common(problem, p["width"], init, random_state)
     if name == "label_noise_gd" and problem.loss != "squared":
         raise ValueError("label_noise_gd needs loss='squared'; got loss='l1'.")
     check_scalar(p["noise"], "noise", low=0)
@@ -143,7 +143,6 @@ def run_gd(problem, name, run_params, init, random_state, callback, checkpoint, 
     keys = ("step", "tol", "noise_iter", "max_iter")
     method = _FlatGD(problem, init, name, rng=rng, noise=sigma, **{k: p[k] for k in keys})
     # l1's subgradient method runs its budget (its loss need not reach tol)
-    loop = dict(callback=callback, checkpoint=checkpoint, resume=resume)
     run = iterate(method, max_iter=p["max_iter"], warn=not method.l1, **loop)
     res = _factor_result(problem, method.params, name, run.n_iter, copy=True)
     return _finish(res, run, run.converged, t0, run_params)

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from .._validation import check_callback, check_random_state, check_scalar
+from .._validation import check_random_state, check_scalar
 from ..problems import FactorProblem
 from ..results import FactorResult
 from . import curvature as S
@@ -90,7 +90,7 @@ def init_factors(problem, width, init_scale=1.0, random_state=None):
     return tuple(out)
 
 
-def _check_common(problem, width, init, random_state, callback):
+def _check_common(problem, width, init, random_state):
     _check_problem(problem)
     check_scalar(width, "width", kind=numbers.Integral, low=1)
     if init is not None:
@@ -98,7 +98,6 @@ def _check_common(problem, width, init, random_state, callback):
         if init[0].shape[1] != width:
             raise ValueError(f"init has width {init[0].shape[1]}; width={width}.")
     check_random_state(random_state)
-    check_callback(callback)
     return init
 
 

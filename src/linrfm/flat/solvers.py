@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._scaling import scale_free
 from .._validation import check_scalar
-from ..iteration import Method, iterate, user_stacklevel
+from ..iteration import Method, iterate, iterative, user_stacklevel
 from ..problems import (
     EntrySampling,
     FactorProblem,
@@ -173,6 +173,7 @@ class _Continuation(Method):
 
 
 @scale_free("factor", {"mu": 1})
+@iterative
 def flat_minimum(
     problem,
     *,
@@ -190,9 +191,7 @@ def flat_minimum(
     max_trim_rounds=5,
     l1_iter=500,
     random_state=None,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> FactorResult:
     r"""Find a flat minimum: minimize ``loss + mu * sharpness`` while ``mu -> 0``.
 
@@ -249,6 +248,8 @@ def flat_minimum(
         ``callback(stage, info)`` after each stage (1, 2, ...) with the stage's record
         (``info['mu']``, ``info['loss']``, ``info['sharpness']``, ...) and
         ``info['result']`` a FactorResult of the factors; returning True stops the run.
+    progress : bool, default=False
+        A tqdm progress bar over the stages.
     checkpoint, resume : optional
         Passed to :func:`~linrfm.iteration.iterate` (a checkpoint after stages; resume a
         fit of the same problem from one).
@@ -272,7 +273,7 @@ def flat_minimum(
         When the final stage neither converged nor reached interpolation.
     """
     t0 = time.perf_counter()
-    init = _check_common(problem, width, init, random_state, callback)
+    init = _check_common(problem, width, init, random_state)
     check_scalar(mu, "mu", low=0, allow_none=True)
     check_scalar(mu_ratio, "mu_ratio", low=0, high=1, low_inclusive=False)
     check_scalar(n_stages, "n_stages", kind=numbers.Integral, low=0)
@@ -294,7 +295,6 @@ def flat_minimum(
     stages = (max_iter, tol, trim, max_trim_rounds, l1_iter)
     method = _Continuation(problem, init, mus, mu, mu0, *stages)
     # the stages run their course (done stops iterate); success is judged after the last
-    loop = dict(callback=callback, checkpoint=checkpoint, resume=resume)
     run = iterate(method, max_iter=method.n_stages, warn=False, **loop)
     if problem.loss == "l1":
         run.history["n_set_aside"] = [len(a) for a in method.set_aside]
@@ -314,6 +314,7 @@ def flat_minimum(
 
 
 @scale_free("factor", {"step": -1})
+@iterative
 def factored_gd(
     problem,
     *,
@@ -324,9 +325,7 @@ def factored_gd(
     max_iter=20000,
     tol=1e-12,
     random_state=None,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> FactorResult:
     """Gradient descent on the factors from a random start of a chosen size.
 
@@ -351,6 +350,8 @@ def factored_gd(
     callback : callable, optional
         ``callback(iteration, info)`` with the iteration's ``loss`` and ``step`` and
         ``info['result']`` a FactorResult of the factors; returning True stops.
+    progress : bool, default=False
+        A tqdm progress bar.
     checkpoint, resume : optional
         Passed to :func:`~linrfm.iteration.iterate`.
 
@@ -360,11 +361,11 @@ def factored_gd(
         ``history['loss']`` and ``history['step']`` per iteration.
     """
     run_params = dict(width=width, init_scale=init_scale, step=step, max_iter=max_iter, tol=tol)
-    loop = (callback, checkpoint, resume)
-    return run_gd(problem, "factored_gd", run_params, init, random_state, *loop)
+    return run_gd(problem, "factored_gd", run_params, init, random_state, loop)
 
 
 @scale_free("factor", {"step": -1})
+@iterative
 def label_noise_gd(
     problem,
     *,
@@ -377,9 +378,7 @@ def label_noise_gd(
     max_iter=40000,
     tol=1e-12,
     random_state=None,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> FactorResult:
     """Gradient descent with label noise, an implicit flatness seeker.
 
@@ -396,7 +395,7 @@ def label_noise_gd(
     noise : float >= 0, default=0.5
         Label-noise level relative to the root mean square of ``y``.
     noise_iter : int >= 0, default=20000
-    init, init_scale, step, max_iter, tol, random_state, callback, checkpoint, resume
+    init, init_scale, step, max_iter, tol, random_state, callback, progress, checkpoint, resume
         As in :func:`factored_gd` (``init_scale`` defaults to 1: the point is to start
         away from the implicitly regularized small-initialization regime).
 
@@ -406,5 +405,4 @@ def label_noise_gd(
     """
     run_params = dict(width=width, noise=noise, noise_iter=noise_iter, init_scale=init_scale)
     run_params.update(step=step, max_iter=max_iter, tol=tol)
-    loop = (callback, checkpoint, resume)
-    return run_gd(problem, "label_noise_gd", run_params, init, random_state, *loop)
+    return run_gd(problem, "label_noise_gd", run_params, init, random_state, loop)

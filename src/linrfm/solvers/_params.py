@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from .._validation import check_bool, check_callback, check_scalar
+from .._validation import check_bool, check_scalar
 from ..results import ModelFitError
 
 __all__ = [
@@ -29,15 +29,14 @@ __all__ = [
 WINDOW = 5
 
 
-def check_loop(tol, max_iter, callback) -> None:
-    """The checks of the loop's settings every iterative solver takes: ``tol > 0``, an
-    integer ``max_iter >= 1`` and a callable (or None) ``callback``."""
+def check_loop(tol, max_iter) -> None:
+    """The checks of the stop every iterative solver has: ``tol > 0`` and an integer
+    ``max_iter >= 1`` (the loop's keywords are checked by :func:`~linrfm.iteration.iterative`)."""
     check_scalar(tol, "tol", low=0, low_inclusive=False)
     check_scalar(max_iter, "max_iter", kind=numbers.Integral, low=1)
-    check_callback(callback)
 
 
-def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) -> None:
+def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace) -> None:
     """The parameter checks lin-RFM's completion and sensing solvers share.
 
     The arguments are the solver's parameters of the same names; ``variant`` and
@@ -46,7 +45,7 @@ def check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback) 
     check_scalar(alpha, "alpha", low=0, low_inclusive=False)
     check_scalar(lam, "lam", low=0)
     check_scalar(lam_min, "lam_min", low=0)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
     check_bool(replace, "replace")
 
 

@@ -48,12 +48,12 @@ def lam_path(lam, lam_max, lam_ratio, n_lams) -> list:
     return list(lam_max() * np.geomspace(1.0, lam_ratio, n_lams))
 
 
-def check_path_params(lam, lam_ratio, n_lams, tol, max_iter, callback):
+def check_path_params(lam, lam_ratio, n_lams, tol, max_iter):
     """The parameter checks every ``lam`` path shares."""
     check_scalar(lam, "lam", low=0, allow_none=True)
     check_scalar(lam_ratio, "lam_ratio", low=0, high=1, low_inclusive=False)
     check_scalar(n_lams, "n_lams", kind=numbers.Integral, low=1)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
 
 
 class PathMethod(Method):
@@ -106,11 +106,14 @@ class PathMethod(Method):
         return self.message
 
 
-def run_path(method: PathMethod, *, callback=None, checkpoint=None, resume=None) -> Run:
+def run_path(
+    method: PathMethod, *, callback=None, progress=False, checkpoint=None, resume=None
+) -> Run:
     """Run every stage of ``method`` through :func:`iterate`; one count and history.
 
-    A checkpoint (from ``checkpoint``) holds the stage reached; ``resume`` continues from
-    it, a stage that the checkpoint finished included. A callback that returns True ends
+    ``progress`` shows a bar for each stage. A checkpoint (from ``checkpoint``) holds the
+    stage reached; ``resume`` continues from it, a stage that the checkpoint finished
+    included. A callback that returns True ends
     the path, also on the last iteration of a ``lam`` (where ``iterate`` lets the stage's
     convergence win).
     """
@@ -142,6 +145,7 @@ def run_path(method: PathMethod, *, callback=None, checkpoint=None, resume=None)
                 method,
                 max_iter=method.stage_start + method.max_iter,
                 callback=None if callback is None else ask,
+                progress=progress,
                 checkpoint=checkpoint,
                 resume=Checkpoint(n, {}, history, method.name),
             )

@@ -38,7 +38,7 @@ from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
-from ..iteration import Method, Stop, iterate
+from ..iteration import Method, Stop, iterate, iterative
 from ..problems import MatrixCompletion, as_completion_problem
 from ..results import FactorResult
 from ._params import check_loop, finished
@@ -304,6 +304,7 @@ def _check_ranks(ranks, limit):
 
 @scale_free("complete", {"lam_abs": 1})
 @fill_doc
+@iterative
 def als_complete(
     X,
     *,
@@ -315,11 +316,8 @@ def als_complete(
     val_fraction: float = 0.1,
     ranks=None,
     init_scale: float = 1.0,
-    callback=None,
-    progress: bool = False,
     random_state=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> FactorResult:
     """Complete a partially observed matrix by alternating least squares, ``X ~ U V^T``.
 
@@ -357,11 +355,9 @@ def als_complete(
     init_scale : float > 0, default=1.0
         The start is ``V0 = init_scale * sqrt(||P_Omega X||_2 n / |Omega|) * N(0, 1)``:
         columns of the leading singular value's size at balanced factors.
-    %(callback)s
-    %(progress)s
     random_state : None, int or numpy.random.Generator
         Seeds the start and the held-out split.
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -382,7 +378,7 @@ def als_complete(
     """
     t0 = time.perf_counter()
     check_scalar(lam, "lam", low=0)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
     check_scalar(
         val_fraction, "val_fraction", low=0, high=1, low_inclusive=False, high_inclusive=False
     )
@@ -391,8 +387,8 @@ def als_complete(
     prob = as_completion_problem(X, shape)
     limit = min(prob.shape)
     check_scalar(rank, "rank", kind=numbers.Integral, low=1, high=limit, allow_none=True)
-    if resume is not None:
-        saved = resume.state["U"].shape[1]
+    if loop["resume"] is not None:
+        saved = loop["resume"].state["U"].shape[1]
         if rank is not None and rank != saved:
             raise ValueError(f"rank={rank} does not match the checkpoint's rank {saved}.")
         rank = saved
@@ -411,10 +407,7 @@ def als_complete(
         max_iter,
         init_scale,
         rng,
-        callback=callback,
-        progress=progress,
-        checkpoint=checkpoint,
-        resume=resume,
+        **loop,
     )
     method.params.update(extra, init_scale=init_scale, max_iter=max_iter)
     return finished(method.result(run.n_iter), run, t0)

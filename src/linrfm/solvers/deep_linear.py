@@ -16,7 +16,7 @@ import numpy as np
 from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_random_state, check_scalar
-from ..iteration import Method, Stop, iterate
+from ..iteration import Method, Stop, iterate, iterative
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
 from ._params import check_loop, finished
@@ -145,6 +145,7 @@ class _DeepGD(Method):
 
 @scale_free("auto", {"loss": 2})
 @fill_doc
+@iterative
 def deep_mf(
     problem,
     *,
@@ -156,9 +157,7 @@ def deep_mf(
     max_iter: int = 20000,
     shape=None,
     random_state=None,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> FactorResult:
     """Recover a matrix as a product of ``depth`` factors trained by gradient descent.
 
@@ -180,8 +179,7 @@ def deep_mf(
     max_iter : int, default=20000
     shape : tuple, optional
     random_state : None, int or numpy.random.Generator
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -198,7 +196,7 @@ def deep_mf(
     check_scalar(width, "width", kind=numbers.Integral, low=1)
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, low_inclusive=False)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
     rng = check_random_state(random_state)
     h = int(width)
     dims = [d] + [h] * (depth - 1) + [n]
@@ -206,9 +204,7 @@ def deep_mf(
         init_scale / np.sqrt(h) * rng.standard_normal((dims[j + 1], dims[j])) for j in range(depth)
     ]
     method = _DeepGD(meas, Ws, step=step, tol=tol)
-    run = iterate_gd(
-        method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
-    )
+    run = iterate_gd(method, max_iter=max_iter, **loop)
     params = {"depth": depth, "width": h, "init_scale": init_scale, "step": step}
     params.update(tol=tol, max_iter=max_iter)
     return finished(

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_option, check_scalar
-from ..iteration import Method, Run, Stop
+from ..iteration import Method, Run, Stop, iterative
 from ..problems import as_regression_problem
 from ..results import VectorResult
 from ._params import check_loop, finished
@@ -198,6 +198,7 @@ def _init_params(form, L, d, s):
 
 @scale_free("regress")
 @fill_doc
+@iterative
 def diagonal_net_regress(
     X,
     y=None,
@@ -208,9 +209,7 @@ def diagonal_net_regress(
     step: float = 0.5,
     tol: float = 1e-6,
     max_iter: int = 20_000,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> VectorResult:
     """Fit ``y ~ X beta`` with a depth-``L`` diagonal linear network by gradient descent.
 
@@ -231,8 +230,7 @@ def diagonal_net_regress(
         Converged when the relative training residual ``||X beta - y|| / ||y||`` falls
         below ``tol``.
     max_iter : int, default=20000
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -250,7 +248,7 @@ def diagonal_net_regress(
     check_option(form, "form", NET_FORMS)
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, high=2, low_inclusive=False, high_inclusive=False)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
     Xm = prob.X
     if sp.issparse(Xm):
         Xm = sp.csr_matrix(Xm)
@@ -263,9 +261,7 @@ def diagonal_net_regress(
         b = float(np.max(np.abs(Xm.T @ y))) / (n * lip)
         params = _init_params(form, L, d, (init_scale * b) ** (1.0 / L))
         method = _DiagonalGD(Xm, y, params, form=form, step=step, tol=tol, lip=lip)
-        run = iterate_gd(
-            method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
-        )
+        run = iterate_gd(method, max_iter=max_iter, **loop)
         res = method.result(run.n_iter)
     settings = {"depth": L, "form": form, "init_scale": init_scale, "step": step, "tol": tol}
     settings["max_iter"] = max_iter

@@ -24,7 +24,7 @@ from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_random_state, check_scalar
 from ..identifiability import certify_recovery, factor_singular_values
-from ..iteration import Method, Stop, iterate
+from ..iteration import Method, Stop, iterate, iterative
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
 from ._params import check_loop, finished
@@ -258,6 +258,7 @@ def _check_width(rank, shape):
 
 @scale_free("auto", {"loss": 2})
 @fill_doc
+@iterative
 def factorized_gd(
     problem,
     *,
@@ -270,9 +271,7 @@ def factorized_gd(
     max_iter: int = 5000,
     shape=None,
     random_state=None,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> FactorResult:
     """Recover ``X = U V^T`` by gradient descent from small random initialization.
 
@@ -310,8 +309,7 @@ def factorized_gd(
         For triple completion input.
     random_state : None, int or numpy.random.Generator
         Seed of the initialization.
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -326,14 +324,12 @@ def factorized_gd(
     check_scalar(init_scale, "init_scale", low=0, low_inclusive=False)
     check_scalar(step, "step", low=0, low_inclusive=False)
     check_scalar(damping, "damping", low=0, low_inclusive=False)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
     rng = check_random_state(random_state)
     U = init_scale * rng.standard_normal((n, k))
     V = init_scale * rng.standard_normal((d, k))
     method = _FactorizedGD(meas, U, V, step=step, scaled=scaled, damping=damping, tol=tol)
-    run = iterate(
-        method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
-    )
+    run = iterate(method, max_iter=max_iter, **loop)
     params = dict(rank=k, init_scale=init_scale, step=step, scaled=scaled, damping=damping)
     params.update(tol=tol, max_iter=max_iter)
     return finished(method.result(run.n_iter), run, t0, params=params)

@@ -20,7 +20,7 @@ from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_scalar
 from ..identifiability import certify_dense_completion
-from ..iteration import Method, Schedule, Stop, iterate
+from ..iteration import Method, Schedule, Stop, iterate, iterative
 from ..problems import as_completion_problem
 from ..results import DenseResult
 from ._params import absolute_ridge, check_loop, finished
@@ -43,13 +43,13 @@ def irls_weight_inverse(X: np.ndarray, p: float, gamma: float) -> np.ndarray:
     return (Q * w) @ Q.T
 
 
-def _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback) -> dict:
+def _check_common(p, gamma, eta, gamma_min, tol, max_iter) -> dict:
     """Check the parameters both IRLS solvers take; return them as the result's params."""
     check_scalar(p, "p", low=0, high=1)
     check_scalar(gamma, "gamma", low=0, low_inclusive=False)
     check_scalar(eta, "eta", low=1)
     check_scalar(gamma_min, "gamma_min", low=0)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
     return dict(p=p, gamma=gamma, eta=eta, gamma_min=gamma_min, tol=tol, max_iter=max_iter)
 
 
@@ -119,6 +119,7 @@ class _IRLSSense(WarmStarts, _IRLS):
 
 @scale_free("complete")
 @fill_doc
+@iterative
 def irls_complete(
     X,
     *,
@@ -129,10 +130,7 @@ def irls_complete(
     tol: float = 1e-6,
     max_iter: int = 1000,
     shape=None,
-    callback=None,
-    progress: bool = False,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> DenseResult:
     """Matrix completion by IRLS-p with eigendecomposition weights.
 
@@ -156,9 +154,7 @@ def irls_complete(
     max_iter : int, default=1000
     shape : tuple of int, optional
         Required with triple input.
-    %(progress)s
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -168,7 +164,7 @@ def irls_complete(
     %(warns)s
     """
     t0 = time.perf_counter()
-    params = _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback)
+    params = _check_common(p, gamma, eta, gamma_min, tol, max_iter)
     prob = as_completion_problem(X, shape)
     n, d = prob.shape
     solver = LineSolver(prob.rows, prob.cols, prob.values, n, d)
@@ -183,10 +179,11 @@ def irls_complete(
 
     method = _IRLS(X0, step, params, "irls", "IRLS")
     method.prob = prob
-    return _run(method, params, callback, progress, checkpoint, resume, t0)
+    return _run(method, params, loop, t0)
 
 
 @scale_free("sense")
+@iterative
 def irls_sense(
     problem,
     *,
@@ -199,10 +196,7 @@ def irls_sense(
     cg_tol: float = 1e-10,
     cg_max_iter: int | None = None,
     init=None,
-    callback=None,
-    progress: bool = False,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> DenseResult:
     """Matrix sensing by IRLS-p with eigendecomposition weights.
 
@@ -226,21 +220,14 @@ def irls_sense(
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)
-    params = _check_common(p, gamma, eta, gamma_min, tol, max_iter, callback)
+    params = _check_common(p, gamma, eta, gamma_min, tol, max_iter)
     check_scalar(cg_tol, "cg_tol", low=0, low_inclusive=False)
     check_scalar(cg_max_iter, "cg_max_iter", kind=numbers.Integral, low=1, allow_none=True)
     solver = _SenseSolver(problem, float(cg_tol), cg_max_iter)
     method = _IRLSSense(_initial_iterate(problem, init), solver, params)
-    return _run(method, params, callback, progress, checkpoint, resume, t0)
+    return _run(method, params, loop, t0)
 
 
-def _run(method, params, callback, progress, checkpoint, resume, t0) -> DenseResult:
-    run = iterate(
-        method,
-        max_iter=params["max_iter"],
-        callback=callback,
-        progress=progress,
-        checkpoint=checkpoint,
-        resume=resume,
-    )
+def _run(method, params, loop, t0) -> DenseResult:
+    run = iterate(method, max_iter=params["max_iter"], **loop)
     return finished(method.result(run.n_iter), run, t0)

@@ -27,7 +27,7 @@ from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_option, check_real_array, check_scalar
 from ..identifiability import certify_sparse_recovery
-from ..iteration import Method, Run, Schedule, Stop, iterate
+from ..iteration import Method, Run, Schedule, Stop, iterate, iterative
 from ..problems import as_regression_problem
 from ..results import VectorResult
 from ._params import check_loop, finished, relative_change
@@ -93,6 +93,7 @@ def _inverse_weights(beta, p, eps):
 
 @scale_free("regress")
 @fill_doc
+@iterative
 def irls_regress(
     X,
     y=None,
@@ -104,9 +105,7 @@ def irls_regress(
     eps_min: float = 1e-10,
     tol: float = 1e-7,
     max_iter: int = 500,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> VectorResult:
     """Sparse recovery by IRLS for the l_p quasi-norm, ``p`` in ``[0, 1]``.
 
@@ -130,8 +129,7 @@ def irls_regress(
         at its floor ('chartrand-yin') or at any ``eps`` ('ddfg', whose ``eps`` stalls
         once the iterate is K-sparse).
     max_iter : int, default=500
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -146,7 +144,7 @@ def irls_regress(
     check_scalar(eps, "eps", low=0, low_inclusive=False)
     check_option(eps_rule, "eps_rule", IRLS_EPS_RULES)
     check_scalar(eps_min, "eps_min", low=0, low_inclusive=False)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
     d = prob.n_features
     if eps_rule == "ddfg":
         if sparsity is None:
@@ -164,9 +162,7 @@ def irls_regress(
     method = _IRLSRegress(prob.X.toarray() if sp.issparse(prob.X) else prob.X, prob.y, params)
     if not np.any(prob.y):  # the minimum-norm start, 0, fits exactly: no iteration
         return finished(method.result(0), Run(0, True, {"rel_change": [], "eps": []}), t0)
-    run = iterate(
-        method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
-    )
+    run = iterate(method, max_iter=max_iter, **loop)
     return finished(method.result(run.n_iter), run, t0)
 
 

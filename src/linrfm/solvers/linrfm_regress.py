@@ -21,7 +21,7 @@ from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_bool, check_option, check_real_array, check_scalar
 from ..identifiability import certify_sparse_recovery
-from ..iteration import Method, Run, Schedule, Stop, iterate
+from ..iteration import Method, Run, Schedule, Stop, iterate, iterative
 from ..problems import as_regression_problem
 from ..results import VectorResult
 from ._params import check_loop, finished, relative_change
@@ -203,6 +203,7 @@ def lin_rfm_regress_step(beta, X, y, *, alpha=0.5, lam=0.0, eps=0.0, form="auto"
 
 @scale_free("regress")
 @fill_doc
+@iterative
 def lin_rfm_regress(
     X,
     y=None,
@@ -216,9 +217,7 @@ def lin_rfm_regress(
     max_iter: int = 500,
     form: str = "auto",
     fit_intercept: bool = False,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> VectorResult:
     """Sparse linear regression with lin-RFM (diagonal AGOP).
 
@@ -261,8 +260,7 @@ def lin_rfm_regress(
         takes the n x n form when ``n < d``.
     fit_intercept : bool, default=False
         Centre ``X`` and ``y`` (implicitly for sparse ``X``) and fit an intercept.
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -282,7 +280,7 @@ def lin_rfm_regress(
     check_scalar(eps, "eps", low=0, low_inclusive=False)
     check_option(eps_rule, "eps_rule", EPS_RULES)
     check_scalar(eps_min, "eps_min", low=0, low_inclusive=False)
-    check_loop(tol, max_iter, callback)
+    check_loop(tol, max_iter)
     check_option(form, "form", FORMS)
     check_bool(fit_intercept, "fit_intercept")
     n, d = prob.n_samples, prob.n_features
@@ -302,9 +300,7 @@ def lin_rfm_regress(
     if method.y_norm == 0.0:  # beta = 0 fits exactly: no iteration
         run = Run(0, True, {k: [] for k in ("rel_change", "eps", "lam", "rel_residual")})
         return finished(method.result(0), run, t0)
-    run = iterate(
-        method, max_iter=max_iter, callback=callback, checkpoint=checkpoint, resume=resume
-    )
+    run = iterate(method, max_iter=max_iter, **loop)
     result = finished(method.result(run.n_iter), run, t0)
     if run.converged:  # a converged run does not take the smoothing's last update
         result.params["eps_final"] = method.schedule.value

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._scaling import scale_free
+from ..iteration import iterative
 from ..results import DenseResult
 from ._params import finished
 from ._svt_path import FROM_ZERO, PathMethod, check_path_params, lam_path, run_path, svt_dense
@@ -77,6 +78,7 @@ class _FistaSVT(PathMethod):
 
 @scale_free("sense", {"lam": 1})
 @fill_doc
+@iterative
 def soft_impute_sense(
     problem,
     *,
@@ -85,9 +87,7 @@ def soft_impute_sense(
     n_lams: int = 20,
     tol: float = 1e-6,
     max_iter: int = 2000,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> DenseResult:
     """Nuclear-norm regularized sensing along a ``lam`` path (FISTA with SVT).
 
@@ -104,8 +104,7 @@ def soft_impute_sense(
         At each ``lam``, stop when the relative change of the iterate falls below ``tol``.
     max_iter : int, default=2000
         Maximum iterations per ``lam``.
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -115,7 +114,7 @@ def soft_impute_sense(
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)
-    check_path_params(lam, lam_ratio, n_lams, tol, max_iter, callback)
+    check_path_params(lam, lam_ratio, n_lams, tol, max_iter)
     op, y = problem.operator, problem.y
     L = operator_norm2(op)
     if L == 0:
@@ -123,7 +122,7 @@ def soft_impute_sense(
     lam_max = float(np.linalg.norm(op.adjoint(y), 2))
     lams = lam_path(lam, lambda: lam_max, lam_ratio, n_lams)
     method = _FistaSVT(op, y, L, lams, tol=tol, max_iter=max_iter)
-    run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
+    run = run_path(method, **loop)
     params = dict(lam=lams[-1], lam_ratio=lam_ratio, n_lams=len(lams), tol=tol)
     history = ("lam", "rel_change", "rank")
     return finished(method.result(run.n_iter), run, t0, history=history, params=params)

@@ -30,7 +30,7 @@ from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_option, check_scalar
 from ..identifiability import certify_recovery, top_singular_values
-from ..iteration import Method, Schedule, Stop, iterate
+from ..iteration import Method, Schedule, Stop, iterate, iterative
 from ..problems import MatrixSensing
 from ..results import DenseResult
 from ._params import WINDOW, absolute_ridge, check_lin_rfm_params, finished
@@ -249,6 +249,7 @@ def _kernel(X, side, alpha, lam_rel):
 
 @scale_free("sense")
 @fill_doc
+@iterative
 def lin_rfm_sense(
     problem,
     *,
@@ -264,10 +265,7 @@ def lin_rfm_sense(
     cg_max_iter: int | None = None,
     linear_solver: str = "auto",
     init=None,
-    callback=None,
-    progress: bool = False,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> DenseResult:
     """Recover a matrix from linear measurements with lin-RFM.
 
@@ -320,9 +318,7 @@ def lin_rfm_sense(
         (Gaussian sensing, n = 40, rank 10, rho 2: 2-3x faster), 'cg' otherwise.
     init : ndarray of shape (n, d) or DenseResult, optional
         Starting iterate (default ``A*(y)``, the zero-filled observations for completion).
-    %(progress)s
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -336,7 +332,7 @@ def lin_rfm_sense(
     """
     t0 = time.perf_counter()
     problem = check_sensing_problem(problem)
-    check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
+    check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace)
     check_option(variant, "variant", SENSE_VARIANTS)
     check_option(lam_rule, "lam_rule", SENSE_LAMBDA_RULES)
     check_scalar(cg_tol, "cg_tol", low=0, low_inclusive=False)
@@ -365,10 +361,7 @@ def lin_rfm_sense(
     run = iterate(
         method,
         max_iter=max_iter,
-        callback=callback,
-        progress=progress,
-        checkpoint=checkpoint,
-        resume=resume,
+        **loop,
     )
     return finished(method.result(run.n_iter), run, t0)
 

@@ -26,6 +26,7 @@ from .._validation import (
     check_random_state,
     check_scalar,
 )
+from ..iteration import iterative
 from ..problems import as_completion_problem
 from ..results import FactorResult
 from ._params import finished
@@ -203,6 +204,7 @@ class _SoftImpute(PathMethod):
 
 @scale_free("complete", {"lam": 1, "objective": 2})
 @fill_doc
+@iterative
 def soft_impute_complete(
     X,
     *,
@@ -218,9 +220,7 @@ def soft_impute_complete(
     shape=None,
     return_path: bool = False,
     random_state=0,
-    callback=None,
-    checkpoint=None,
-    resume=None,
+    loop: dict,
 ) -> FactorResult:
     """Nuclear-norm regularized completion along a ``lam`` path with warm starts.
 
@@ -262,8 +262,7 @@ def soft_impute_complete(
         Also return the list of results at each ``lam`` of the path.
     random_state : int
         Seed of the iterative SVD's start vectors.
-    %(callback)s
-    %(checkpoint)s
+    %(loop)s
 
     Returns
     -------
@@ -272,7 +271,7 @@ def soft_impute_complete(
         ``lam``, ``rel_change`` (1 for a step from zero), ``rank`` and ``objective``.
     """
     t0 = time.perf_counter()
-    check_path_params(lam, lam_ratio, n_lams, tol, max_iter, callback)
+    check_path_params(lam, lam_ratio, n_lams, tol, max_iter)
     check_scalar(path_tol, "path_tol", low=0, low_inclusive=False, allow_none=True)
     check_bool(accelerate, "accelerate")
     check_option(solver, "solver", ("auto", "dense", "lowrank"))
@@ -296,7 +295,7 @@ def soft_impute_complete(
         rng=check_random_state(random_state),
         keep_path=return_path,
     )
-    run = run_path(method, callback=callback, checkpoint=checkpoint, resume=resume)
+    run = run_path(method, **loop)
     params = {"lam": lams[-1], "lam_ratio": lam_ratio, "n_lams": len(lams), "max_rank": max_rank}
     params.update(solver=solver, tol=tol, path_tol=method.path_tol, accelerate=accelerate)
     history = ("lam", "rel_change", "rank", "objective")

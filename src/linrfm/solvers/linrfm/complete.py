@@ -21,7 +21,7 @@ from ..._docs import fill_doc
 from ..._scaling import scale_free
 from ..._validation import check_bool, check_option, check_random_state, check_scalar
 from ...backend import NUMPY, blas_threads, get_backend, to_numpy_input
-from ...iteration import iterate
+from ...iteration import iterate, iterative
 from ...problems import as_completion_problem
 from ...results import KernelResult
 from .._params import check_lin_rfm_params
@@ -186,6 +186,7 @@ def _thread_limit(n_threads, ops):
 
 @scale_free("complete")
 @fill_doc
+@iterative
 def lin_rfm_complete(
     X,
     *,
@@ -202,16 +203,12 @@ def lin_rfm_complete(
     shape=None,
     memory_limit: float = 2**31,
     init=None,
-    callback=None,
-    progress: bool = False,
     random_state=None,
     agop: str = "auto",
     dtype=None,
     n_threads: int | None = None,
     device=None,
     momentum="auto",
-    checkpoint=None,
-    resume=None,
     client=None,
     row: str | None = None,
     col: str | None = None,
@@ -219,6 +216,7 @@ def lin_rfm_complete(
     polish: bool = True,
     cooccurrence: float = 0.0,
     kernel_side: str = "auto",
+    loop: dict,
 ) -> KernelResult:
     """Complete a partially observed matrix with lin-RFM.
 
@@ -277,8 +275,6 @@ def lin_rfm_complete(
         fits; a ``MemoryError`` is raised before any work when none does.
     init : KernelResult, optional
         Warm start from a previous result on the same shape.
-    %(callback)s
-    %(progress)s
     random_state : None, int or numpy.random.Generator
         Used by 'holdout' to choose the held-out observations.
     agop : {'auto', 'dense', 'sparse'}, default='auto'
@@ -311,7 +307,6 @@ def lin_rfm_complete(
         is 0.7 for the one-sided variant and 0 for the two-sided one, which converges fast
         without it and takes none. A warm start (``init``) begins without extrapolation:
         the result holds only the last completion.
-    %(checkpoint)s
     client : distributed.Client, optional
         Run on the workers of this Dask cluster (``pip install "linrfm[dask]"``;
         :mod:`linrfm.distributed`): the one-sided coefficient iteration ('auto' variant
@@ -365,6 +360,7 @@ def lin_rfm_complete(
     kernel_side : {'auto', 'row', 'col'}, default='auto'
         The one-sided variant's kernel: 'row' regresses rows on a d x d kernel, 'col'
         columns on an n x n one; 'auto' takes the cheaper (``params['kernel_side']``).
+    %(loop)s
 
     Returns
     -------
@@ -381,7 +377,7 @@ def lin_rfm_complete(
     %(raises)s
     """
     t0 = time.perf_counter()
-    check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace, callback)
+    check_lin_rfm_params(alpha, lam, lam_min, tol, max_iter, replace)
     _check_options(lam_rule, variant, agop, val_fraction, patience, n_threads, memory_limit)
     check_bool(polish, "polish")
     check_scalar(cooccurrence, "cooccurrence", low=0, high=1, high_inclusive=False)
@@ -396,8 +392,7 @@ def lin_rfm_complete(
         return _on_cluster(
             X, client, variant=variant, agop=agop, lam_rule=lam_rule, momentum=momentum,
             device=device, init=init, alpha=alpha, lam=lam, lam_min=lam_min, replace=replace,
-            tol=tol, max_iter=max_iter, shape=shape, callback=callback, progress=progress,
-            dtype=dtype, n_threads=n_threads, checkpoint=checkpoint, resume=resume,
+            tol=tol, max_iter=max_iter, shape=shape, dtype=dtype, n_threads=n_threads, **loop,
         )  # fmt: skip
     X, tensor = to_numpy_input(X)
     ops = get_backend(device, like=tensor)
@@ -422,14 +417,7 @@ def lin_rfm_complete(
     )  # fmt: skip
     with _thread_limit(n_threads, ops):
         method.set_workers(blas_threads() if ops.threaded_solves else 1)
-        run = iterate(
-            method,
-            max_iter=max_iter,
-            callback=callback,
-            progress=progress,
-            checkpoint=checkpoint,
-            resume=resume,
-        )
+        run = iterate(method, max_iter=max_iter, **loop)
 
     return _finish(
         method, run, t0, plan, alpha=alpha, lam=lam, lam_rule=lam_rule, replace=replace,
