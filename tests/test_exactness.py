@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+import linrfm
 from linrfm.datasets import make_completion
 from linrfm.identifiability import (
+    certify_dense_completion,
     certify_recovery,
     degrees_of_freedom,
     detect_rank,
@@ -20,7 +22,7 @@ from linrfm.identifiability import (
     max_identifiable_rank,
     top_singular_values,
 )
-from linrfm.problems import GaussianOperator, MatrixSensing
+from linrfm.problems import GaussianOperator, MatrixCompletion, MatrixSensing
 from linrfm.solvers import lin_rfm_complete, lin_rfm_sense
 
 
@@ -147,3 +149,65 @@ def test_a_flat_tail_under_a_gap_is_not_a_rank():
     clean = np.r_[200.0, 2.0, np.full(150, 1e-9)]
     frob = float(np.sqrt(np.sum(clean**2)))
     assert certify_recovery(clean, (200, 200), 4000, 0.0, frobenius=frob) is None
+
+
+def _two_blocks(seed, n=40, r=2):
+    # a rank-r matrix observed only inside its two diagonal blocks: every line observed
+    # ~12 times, 4x the degrees of freedom, yet no entry between the blocks is determined
+    # (the factors of one block can be turned by any G, those of the other by G^-1)
+    rng = np.random.default_rng(seed)
+    U, V = rng.standard_normal((n, r)), rng.standard_normal((n, r))
+    half = n // 2
+    mask = np.zeros((n, n), bool)
+    mask[:half, :half] = rng.random((half, half)) < 0.6
+    mask[half:, half:] = rng.random((half, half)) < 0.6
+    rows, cols = np.nonzero(mask)
+    X = U @ V.T
+    return MatrixCompletion(rows, cols, X[rows, cols], (n, n)), U, V
+
+
+def test_the_observed_pattern_counts_its_blocks():
+    prob, _, _ = _two_blocks(0)
+    assert prob.n_blocks == 2
+    # one observation between the blocks joins them
+    one = MatrixCompletion(
+        np.append(prob.rows, 0), np.append(prob.cols, 39), np.append(prob.values, 1.0), (40, 40)
+    )
+    assert one.n_blocks == 1
+    # a line with no observation is no block of its own (the CoverageWarning covers it)
+    with pytest.warns(UserWarning, match="no observed entry"):
+        empty = MatrixCompletion([0, 0, 1], [0, 1, 0], [1.0, 2.0, 3.0], (3, 3))
+    assert empty.n_blocks == 1
+
+
+def test_a_fit_that_turns_one_block_fits_exactly_yet_is_not_the_truth():
+    # the premise of the next test, against the truth: an exact fit 26% away
+    prob, U, V = _two_blocks(0)
+    G = np.array([[1.0, 0.5], [0.0, 1.0]])
+    P = np.vstack([U[:20] @ G, U[20:]])
+    Q = np.vstack([V[:20] @ np.linalg.inv(G).T, V[20:]])
+    fit = P @ Q.T
+    assert np.linalg.norm(fit[prob.rows, prob.cols] - prob.values) <= 1e-12
+    assert np.linalg.norm(fit - U @ V.T) > 0.1 * np.linalg.norm(U @ V.T)
+    assert "2 blocks that no observation links" in certify_dense_completion(fit, prob)
+
+
+@pytest.mark.parametrize("draw", range(3))
+@pytest.mark.parametrize("method", ["lin_rfm_complete", "irls_complete", "als", "factorized_gd"])
+def test_a_pattern_in_unlinked_blocks_is_never_converged(draw, method):
+    # each method may stop where it likes; none may call it a recovery (it was: lin-RFM's
+    # polish accepted one exact rank-2 fit among many and crashed turning it into a kernel)
+    prob, U, V = _two_blocks(draw)
+    fit = {
+        "lin_rfm_complete": lambda: linrfm.lin_rfm_complete(prob),
+        "irls_complete": lambda: linrfm.irls_complete(prob, max_iter=200),
+        "als": lambda: linrfm.als_complete(prob, rank=2, random_state=draw),
+        "factorized_gd": lambda: linrfm.factorized_gd(prob, rank=2, random_state=draw),
+    }[method]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit()
+    assert not res.converged
+    said = " ".join(str(w.message) for w in caught if w.category is ConvergenceWarning)
+    if "stationary" in said:  # stopped by its own test: the refusal says why
+        assert "2 blocks that no observation links" in said

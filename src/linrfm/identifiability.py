@@ -10,7 +10,9 @@ certify, with no ground truth:
 - fewer degrees of freedom than observations: a rank-``r`` ``n x d`` matrix has
   ``r (n + d - r)`` of them (``r n - r (r - 1) / 2`` when symmetric), and
   fewer observations than that cannot single it out, and
-- the observations reproduced (relative residual on them below :data:`RESIDUAL`).
+- the observations reproduced (relative residual on them below :data:`RESIDUAL`), and
+- for a completion, an observed pattern in one piece: rows and columns that no chain of
+  observed entries links leave the entries between them free at every rank.
 
 :func:`certify_recovery` applies the three and returns None (certified) or the figures that
 failed; :meth:`linrfm.iteration.Method.certify` calls it for the matrix methods. Only the
@@ -137,7 +139,14 @@ def factor_singular_values(U, V) -> np.ndarray:
 
 
 def certify_recovery(
-    s, shape, m: int, residual: float, *, symmetric: bool = False, frobenius: float | None = None
+    s,
+    shape,
+    m: int,
+    residual: float,
+    *,
+    symmetric: bool = False,
+    frobenius: float | None = None,
+    blocks: int = 1,
 ):
     """None when the iterate is identifiable from ``m`` observations; else the figures.
 
@@ -161,6 +170,9 @@ def certify_recovery(
         (A one-sided fit of a 200 x 200 rank-3 matrix of condition 1e4 stopped at a rank-2
         head over a floor of ~1.5e-3 in every direction, 2.3 sigma_3 from the truth, and
         passed the gap of ``s`` alone.)
+    blocks : int
+        Connected blocks of the observed pattern (``MatrixCompletion.n_blocks``). With more
+        than one, no nonzero answer is determined: the entries between blocks are free.
     """
     n, d = shape
     r_max = max_identifiable_rank(n, d, m, symmetric)
@@ -188,6 +200,12 @@ def certify_recovery(
                 f"beyond its rank-{r} head the iterate holds a tail of Frobenius norm "
                 f"{tail:.1e}, not {GAP:g} below its singular value {r} ({s[r - 1]:.1e})"
             )
+    if blocks > 1 and r > 0:
+        problems.append(
+            f"the observed entries fall into {blocks} blocks that no observation links "
+            "(each block's rows observed only in its own columns): no rank determines the "
+            "entries between them"
+        )
     if not residual <= RESIDUAL:
         problems.append(
             f"it misses the observations by a relative residual of {residual:.1e} (> {RESIDUAL:g})"
@@ -204,6 +222,7 @@ def certify_dense_completion(X, prob):
         prob.n_obs,
         completion_residual(fitted, prob.values),
         frobenius=float(np.linalg.norm(X)),
+        blocks=prob.n_blocks,
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from .._validation import (
     check_index_array,
@@ -128,6 +130,18 @@ class MatrixCompletion:
     def indptr(self) -> np.ndarray:
         """CSR row pointer of the observed entries."""
         return np.concatenate([[0], np.cumsum(self.row_counts)])
+
+    @functools.cached_property
+    def n_blocks(self) -> int:
+        """Connected blocks of the observed pattern: rows and columns linked by observed
+        entries, the lines with none left out. Between two blocks no rank determines an
+        entry (each block's factors can be rescaled or turned apart and still fit)."""
+        n, d = self.shape
+        ones = np.ones(self.n_obs, dtype=np.int8)
+        graph = sp.csr_matrix((ones, (self.rows, n + self.cols)), shape=(n + d, n + d))
+        labels = connected_components(graph, directed=False)[1]
+        seen = np.concatenate([self.row_counts, self.col_counts]) > 0
+        return int(np.unique(labels[seen]).size)
 
     def oversampling(self, rank: int) -> float:
         """``n_obs / (r (n + d - r))``, the ratio to the degrees of freedom of rank ``r``."""

@@ -31,6 +31,7 @@ class Measurements:
     def __init__(self, problem, shape=None):
         if isinstance(problem, MatrixSensing):
             self.kind = "sensing"
+            self.blocks = 1  # (only a completion's pattern can fall apart)
             self.op = problem.operator
             self.y = problem.y
             self.shape = tuple(problem.shape)
@@ -46,6 +47,7 @@ class Measurements:
             n, d = self.shape
             self.p = prob.n_obs / (n * d)
             self._indptr = prob.indptr
+            self.blocks = prob.n_blocks
         self.m = int(self.y.size)
         self.sigma = self._sigma()
 

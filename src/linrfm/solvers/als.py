@@ -238,7 +238,9 @@ class ALS(Method):
         residual only without a ridge (``lam > 0`` fits the observations only roughly)."""
         residual = history["rel_residual"][-1] if self.lam_abs == 0 else 0.0
         s = factor_singular_values(self.U, self.V)
-        return certify_recovery(s, self.prob.shape, self.prob.n_obs, residual)
+        return certify_recovery(
+            s, self.prob.shape, self.prob.n_obs, residual, blocks=self.prob.n_blocks
+        )
 
     def result(self, n_iter: int) -> FactorResult:
         return FactorResult(

@@ -243,6 +243,7 @@ class _FactorizedGD(FactorGD):
             self.meas.m,
             history["rel_residual"][-1],
             symmetric=symmetric,
+            blocks=self.meas.blocks,
         )
 
     def result(self, n_iter):

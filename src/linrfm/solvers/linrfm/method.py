@@ -240,6 +240,7 @@ class LinRFM(Method):
             self.prob.n_obs,
             completion_residual(fitted, self.prob.values),
             frobenius=frobenius,
+            blocks=self.prob.n_blocks,
         )
 
     def lam_final(self) -> float:

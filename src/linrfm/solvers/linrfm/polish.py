@@ -167,9 +167,10 @@ def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0, ea
     """
     n, d = prob.shape
     norm = float(np.linalg.norm(prob.values))
-    # a line with fewer than r observations has more than one rank-r completion
+    # a line with fewer than r observations has more than one rank-r completion, and so
+    # has a pattern in unlinked blocks (at every rank)
     fewest = min(int(prob.row_counts.min()), int(prob.col_counts.min()))
-    r_max = min(max_identifiable_rank(n, d, prob.n_obs), fewest)
+    r_max = min(max_identifiable_rank(n, d, prob.n_obs), fewest) if prob.n_blocks == 1 else 0
     info = {"rank": 0, "sweeps": 0, "rel_residual": np.inf, "tried": []}
     if r_max < 1 or norm == 0:
         return None, None, info
