@@ -56,6 +56,32 @@ def singular_blocks():
     return SimpleNamespace(v=v, K=K, lines=lines, idx=idx, y=y, check=check)
 
 
+@pytest.fixture
+def linked_blocks():
+    """``make(seed, links, n=40, r=2) -> (MatrixCompletion, U, V)``: a rank-``r`` ``n x n``
+    matrix ``U V^T`` observed in its two diagonal blocks (60% of each) and at ``links``
+    entries between them. Each line is seen ~12 times, 4x the degrees of freedom, yet with
+    fewer than ``r^2`` links the entries between the blocks are not determined (one block's
+    factors turn by a ``G``, the other's by ``G^-1``, and only the links constrain ``G``)."""
+    import numpy as np
+
+    from linrfm.problems import MatrixCompletion
+
+    def make(seed, links, n=40, r=2):
+        rng = np.random.default_rng(seed)
+        U, V = rng.standard_normal((n, r)), rng.standard_normal((n, r))
+        half = n // 2
+        mask = np.zeros((n, n), bool)
+        mask[:half, :half] = rng.random((half, half)) < 0.6
+        mask[half:, half:] = rng.random((half, half)) < 0.6
+        mask[np.arange(links), half + np.arange(links)] = True
+        rows, cols = np.nonzero(mask)
+        X = U @ V.T
+        return MatrixCompletion(rows, cols, X[rows, cols], (n, n)), U, V
+
+    return make
+
+
 def fuzz_examples(n: int) -> int:
     """A hypothesis example budget: ``n`` in the default suite (fast, derandomized), times
     ``LINRFM_FUZZ_SCALE`` for a long battery (docs/reliability.md)."""

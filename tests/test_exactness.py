@@ -151,23 +151,8 @@ def test_a_flat_tail_under_a_gap_is_not_a_rank():
     assert certify_recovery(clean, (200, 200), 4000, 0.0, frobenius=frob) is None
 
 
-def _two_blocks(seed, n=40, r=2):
-    # a rank-r matrix observed only inside its two diagonal blocks: every line observed
-    # ~12 times, 4x the degrees of freedom, yet no entry between the blocks is determined
-    # (the factors of one block can be turned by any G, those of the other by G^-1)
-    rng = np.random.default_rng(seed)
-    U, V = rng.standard_normal((n, r)), rng.standard_normal((n, r))
-    half = n // 2
-    mask = np.zeros((n, n), bool)
-    mask[:half, :half] = rng.random((half, half)) < 0.6
-    mask[half:, half:] = rng.random((half, half)) < 0.6
-    rows, cols = np.nonzero(mask)
-    X = U @ V.T
-    return MatrixCompletion(rows, cols, X[rows, cols], (n, n)), U, V
-
-
-def test_the_observed_pattern_counts_its_blocks():
-    prob, _, _ = _two_blocks(0)
+def test_the_observed_pattern_counts_its_blocks(linked_blocks):
+    prob, _, _ = linked_blocks(0, 0)
     assert prob.n_blocks == 2
     # one observation between the blocks joins them
     one = MatrixCompletion(
@@ -180,9 +165,9 @@ def test_the_observed_pattern_counts_its_blocks():
     assert empty.n_blocks == 1
 
 
-def test_a_fit_that_turns_one_block_fits_exactly_yet_is_not_the_truth():
+def test_a_fit_that_turns_one_block_fits_exactly_yet_is_not_the_truth(linked_blocks):
     # the premise of the next test, against the truth: an exact fit 26% away
-    prob, U, V = _two_blocks(0)
+    prob, U, V = linked_blocks(0, 0)
     G = np.array([[1.0, 0.5], [0.0, 1.0]])
     P = np.vstack([U[:20] @ G, U[20:]])
     Q = np.vstack([V[:20] @ np.linalg.inv(G).T, V[20:]])
@@ -194,10 +179,10 @@ def test_a_fit_that_turns_one_block_fits_exactly_yet_is_not_the_truth():
 
 @pytest.mark.parametrize("draw", range(3))
 @pytest.mark.parametrize("method", ["lin_rfm_complete", "irls_complete", "als", "factorized_gd"])
-def test_a_pattern_in_unlinked_blocks_is_never_converged(draw, method):
+def test_a_pattern_in_unlinked_blocks_is_never_converged(draw, method, linked_blocks):
     # each method may stop where it likes; none may call it a recovery (it was: lin-RFM's
     # polish accepted one exact rank-2 fit among many and crashed turning it into a kernel)
-    prob, U, V = _two_blocks(draw)
+    prob, U, V = linked_blocks(draw, 0)
     fit = {
         "lin_rfm_complete": lambda: linrfm.lin_rfm_complete(prob),
         "irls_complete": lambda: linrfm.irls_complete(prob, max_iter=200),

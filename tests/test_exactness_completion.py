@@ -345,3 +345,48 @@ def test_a_climb_arpack_cannot_take_ends_the_climb(monkeypatch):
     monkeypatch.setattr(polish_module, "svds", no_convergence)
     P, _, info = polish_module.polish(pc.problem, stopped)
     assert P is None and len(info["tried"]) == 1
+
+
+def test_an_exact_fit_among_many_is_not_accepted(linked_blocks):
+    # one link between the blocks fixes one of the 4 entries of the turn G between them:
+    # G = I + t w z^T with u^T w = 0 (u the linked row's factor) keeps it, so the turned
+    # fit reproduces every observation exactly and is 7.5% from the truth. The error
+    # estimate, a correction of the residual, sees nothing (there is no residual); the
+    # unseen share of a random direction does.
+    prob, U, V = linked_blocks(0, 1)
+    assert prob.n_blocks == 1 and prob.row_counts.min() >= 2
+    w = np.array([-U[0, 1], U[0, 0]])
+    G = np.eye(2) + 0.8 * np.outer(w, [1.0, 0.3])
+    P = np.vstack([U[:20] @ G, U[20:]])
+    Q = np.vstack([V[:20] @ np.linalg.inv(G).T, V[20:]])
+    X, fit = U @ V.T, P @ Q.T
+    norm = np.linalg.norm(prob.values)
+    res = np.linalg.norm(fit[prob.rows, prob.cols] - prob.values) / norm
+    assert res <= 1e-13 and np.linalg.norm(fit - X) > 0.05 * np.linalg.norm(X)
+    cols = polish_module.Lines.cols_of(prob)
+    by_col = (cols.indptr, cols.idx)
+    assert tangent_module._error_estimate(prob, P, Q, by_col) <= polish_module.ERROR_TOL
+    assert tangent_module._unseen_share(prob, P, Q, by_col) > 1e-3
+    lines = (polish_module.Lines.rows_of(prob), cols)
+    info = {"tried": [(2, res)], "sweeps": 0}
+    assert polish_module._accept(prob, lines, P, Q, 2, res, norm, info) is None
+    assert info["unseen"] > polish_module.UNSEEN_TOL
+    # at the truth of a pattern that pins it down, every direction comes back
+    linked = linked_blocks(0, 12)[0]
+    cols = polish_module.Lines.cols_of(linked)
+    share = tangent_module._unseen_share(linked, U, V, (cols.indptr, cols.idx))
+    assert share <= 1e-3 * polish_module.UNSEEN_TOL
+
+
+@pytest.mark.parametrize(("draw", "links"), [(0, 1), (1, 1), (2, 1), (3, 1), (0, 2)])
+def test_weakly_linked_blocks_are_never_a_silent_miss(draw, links, linked_blocks):
+    # fewer than r^2 = 4 links: the entries between the blocks are not determined. The
+    # polish accepted an exact fit 0.2 - 1.0 from the truth on each of these (and crashed
+    # turning others into a kernel); now converged only with a recovery
+    prob, U, V = linked_blocks(draw, links)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = lin_rfm_complete(prob)
+    X = U @ V.T
+    err = np.linalg.norm(res.to_dense() - X) / np.linalg.norm(X)
+    assert not res.converged or err <= 1e-8

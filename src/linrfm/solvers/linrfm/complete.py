@@ -334,7 +334,9 @@ def lin_rfm_complete(
         to a relative residual of 1e-9 (:mod:`linrfm.solvers.linrfm.polish`; ALS that
         stalls below 1e-4 at the stop, 1e-6 before it, is finished by Gauss-Newton on
         the rank-``r`` matrices, and a fitting rank is stepped down while a smaller one
-        still fits; the data must pin the fit down, an estimated error at most 1e-8):
+        still fits; the data must pin the fit down, an estimated error at most 1e-8, and
+        single it out, every direction of the rank-``r`` matrices at it seen by some
+        observation):
         the fit ends there, converged. Otherwise the iteration goes on; a stop whose
         polish fails is tightened once (``tol`` / 100: the smallest directions of an
         ill-conditioned matrix are still growing when the first stop fires), and at the

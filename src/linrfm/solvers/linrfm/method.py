@@ -18,7 +18,7 @@ from ...identifiability import (
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
 from .._params import WINDOW
-from .polish import ERROR_TOL, FIT_TOL, MAX_TRIES, due, factors_as_kernel, polish
+from .polish import ERROR_TOL, FIT_TOL, MAX_TRIES, UNSEEN_TOL, due, factors_as_kernel, polish
 
 # a stop whose polish fails is tightened this much and the iteration goes on, this often
 TIGHTEN, RETRIES = 1e-2, 1
@@ -218,6 +218,9 @@ class LinRFM(Method):
                 f"; a fit that did was left free by the data to move {est:.1e} of itself "
                 f"(> {ERROR_TOL:g})"
                 if (est := info.get("error_estimate", 0.0)) > ERROR_TOL
+                else f"; a fit that did is one of many: the observations miss {unseen:.1e} "
+                f"of a random direction at it (> {UNSEEN_TOL:g})"
+                if (unseen := info.get("unseen", 0.0)) > UNSEEN_TOL
                 else ""
             )
             return (

@@ -8,12 +8,13 @@ at a relative error of 1e-4. The iterate's top singular subspaces are nonetheles
 the truth's, and alternating least squares on that rank, started from them, converges to
 the exact answer.
 
-The polish uses nothing unobserved. A rank ``r`` is accepted only when it is identifiable
-(``r (n + d - r) < m``, fewer degrees of freedom than observations, and every row and
-column observed at least ``r`` times) and the rank-``r``
-factorization reproduces the observations (relative residual at most ``FIT_TOL``): a
-matrix of rank ``r`` fitting ``m > r (n + d - r)`` generic observations is, generically,
-the only one. The first rank tried is the iterate's largest spectral gap; when it does not
+The polish uses nothing unobserved. A rank ``r`` is tried only when the counts allow it
+(``r (n + d - r) < m``, fewer degrees of freedom than observations, every row and column
+observed at least ``r`` times, the observed pattern in one connected block) and accepted
+when the rank-``r`` factorization reproduces the observations (relative residual at most
+``FIT_TOL``) and is the only one near it that does (below). Counts are not enough: a
+rank-2 matrix observed in two diagonal blocks linked by one entry passes them, and has a
+family of exact fits. The first rank tried is the iterate's largest spectral gap; when it does not
 fit, the next ranks are tried, up to ``MAX_TRIES`` of them, each started from the fit
 below it and its residual's top singular pair (:func:`_climb`) while each lowers the
 residual. ALS that stalls close to a fit (relative residual below ``_GN_GATE``;
@@ -25,7 +26,9 @@ An accepted rank is then stepped down while a smaller rank still fits
 (:func:`_smallest_rank`): a rank above the truth's can fit exactly and not be unique.
 Last, the fit must be pinned down by the data: the Gauss-Newton correction from it
 (:func:`~.tangent._error_estimate`, the residual divided by the sampling's conditioning on the
-tangent space) at most ``ERROR_TOL`` of the fit.
+tangent space) at most ``ERROR_TOL`` of the fit, and a random direction of the rank-``r``
+matrices at it given back by its samples to ``UNSEEN_TOL`` (:func:`~.tangent._unseen_share`:
+where some direction moves no observation, other exact fits lie along it).
 
 When the polish fails at the stop, the lin-RFM method reports the fit not converged
 (:meth:`~linrfm.solvers.linrfm.method.LinRFM.certify`): a stationary iterate from
@@ -60,6 +63,7 @@ from .tangent import (
     _gauss_newton,
     _residual,
     _row_blocks,
+    _unseen_share,
 )
 
 __all__ = ["polish", "due", "max_identifiable_rank", "factors_as_kernel"]
@@ -68,6 +72,9 @@ __all__ = ["polish", "due", "max_identifiable_rank", "factors_as_kernel"]
 # the data pin the fit down this well (_error_estimate, relative)
 FIT_TOL = 1e-9
 ERROR_TOL = 1e-8
+# and every direction of the rank-r matrices near it moves some observation: at most this
+# share of a random one is lost (_unseen_share)
+UNSEEN_TOL = 1e-5
 # alternating sweeps per rank, and the ranks tried after the first (each climbing from
 # the fit below it, :func:`_climb`, while it lowers the residual by _CLIMB at least)
 MAX_SWEEPS = 200
@@ -227,14 +234,19 @@ def polish(prob, B=None, *, gram=None, more: int = MAX_TRIES, random_state=0, ea
 
 def _accept(prob, lines, P, Q, r, res, norm, info):
     """``(P, Q, info)`` of the smallest rank fitting as well as ``P Q^T``, when the data pin
-    it down (:func:`_error_estimate` at most ``ERROR_TOL``); None otherwise."""
+    it down (:func:`_error_estimate` at most ``ERROR_TOL``) and single it out (at most
+    ``UNSEEN_TOL`` of a random direction unseen, :func:`_unseen_share`); None otherwise."""
     P, Q, r, res = _smallest_rank(prob, lines, P, Q, r, res, norm, info)
     for side in lines:
         side.release()  # the estimate's room (~0.6 GB at 20 M observations)
-    est = _error_estimate(prob, P, Q, (lines[1].indptr, lines[1].idx))
+    by_col = (lines[1].indptr, lines[1].idx)
+    est = _error_estimate(prob, P, Q, by_col)
     info["error_estimate"] = est
     if est > ERROR_TOL:
         return None  # fits, but the data do not pin it down: not a recovery
+    info["unseen"] = _unseen_share(prob, P, Q, by_col)
+    if info["unseen"] > UNSEEN_TOL:
+        return None  # fits, but so would others the data cannot tell from it
     info.update(rank=r, rel_residual=res)
     return P, Q, info
 
@@ -312,7 +324,10 @@ def factors_as_kernel(prob, P: np.ndarray, Q: np.ndarray):
         # observations takes the least-squares z_i)
         full = counts >= r
         z = np.zeros((b - a, r))
-        z[full] = np.linalg.solve(S[full], C[a:b][full][..., None])[..., 0]
+        try:
+            z[full] = np.linalg.solve(S[full], C[a:b][full][..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a row whose columns see only part of the row space
+            full[:] = False
         if not full.all():
             pinv = np.linalg.pinv(S[~full], hermitian=True)
             z[~full] = (pinv @ C[a:b][~full][..., None])[..., 0]
