@@ -12,7 +12,10 @@ certify, with no ground truth:
   fewer observations than that cannot single it out, and
 - the observations reproduced (relative residual on them below :data:`RESIDUAL`), and
 - for a completion, an observed pattern in one piece: rows and columns that no chain of
-  observed entries links leave the entries between them free at every rank.
+  observed entries links leave the entries between them free at every rank; and every
+  direction of the rank-``r`` matrices at the answer seen by the observations
+  (:func:`unseen_share`): counts and a connected pattern can still leave a family of
+  exact fits.
 
 :func:`certify_recovery` applies the three and returns None (certified) or the figures that
 failed; :meth:`linrfm.iteration.Method.certify` calls it for the matrix methods. Only the
@@ -39,6 +42,9 @@ __all__ = [
     "certify_dense_completion",
     "certify_recovery",
     "certify_sparse_recovery",
+    "unseen_share",
+    "factors_unseen",
+    "dense_unseen",
 ]
 
 #: the smallest ratio sigma_r / sigma_{r+1} that counts as a gap
@@ -48,6 +54,9 @@ GAP = 1e3
 TAIL = 1e-4
 #: the largest relative residual on the observations that counts as reproducing them
 RESIDUAL = 1e-4
+#: the largest share of a random direction of the rank-``r`` matrices at a completion that
+#: its samples may fail to give back (:func:`unseen_share`)
+UNSEEN = 1e-5
 # up to this many columns (of the smaller side) the exact spectrum; above, a randomized
 # estimate of the leading values (a 500 x 500 eigvalsh took ~1 s on a loaded machine,
 # the randomized estimate of 12 values a few milliseconds)
@@ -131,6 +140,47 @@ def completion_residual(fitted, values) -> float:
     return diff / norm if norm > 0 else diff
 
 
+def unseen_share(prob, P, Q) -> float:
+    """The share of a random direction of the rank-``r`` matrices at the completion ``P Q^T``
+    (``P``, ``Q`` of full column rank ``r``) that the observations of ``prob`` do not give
+    back (:func:`linrfm.solvers.linrfm.tangent._unseen_share`): ~1e-10 where they single
+    the fit out, ~``1 / sqrt((n + d) r)`` or more where other fits of the same rank
+    reproduce them as well (a pattern in two blocks linked by fewer than ``r^2``
+    observations passes every count and has a family of exact fits)."""
+    # a leaf module of numerical passes, imported here: the solvers import this module
+    from .solvers.linrfm.tangent import _unseen_share
+
+    order = np.argsort(prob.cols, kind="stable")
+    by_col = (np.concatenate([[0], np.cumsum(prob.col_counts)]), prob.rows[order])
+    return _unseen_share(prob, P, Q, by_col)
+
+
+def factors_unseen(prob, U, V):
+    """``unseen(r)`` for :func:`certify_recovery`: :func:`unseen_share` at the rank-``r``
+    truncation of the completion ``U V^T`` (thin QRs and an ``k x k`` SVD)."""
+
+    def unseen(r):
+        Qu, Ru = np.linalg.qr(np.asarray(U, dtype=np.float64))
+        Qv, Rv = np.linalg.qr(np.asarray(V, dtype=np.float64))
+        a, s, bt = np.linalg.svd(Ru @ Rv.T)
+        root = np.sqrt(s[:r])
+        return unseen_share(prob, Qu @ (a[:, :r] * root), Qv @ (bt[:r].T * root))
+
+    return unseen
+
+
+def dense_unseen(prob, X):
+    """``unseen(r)`` for :func:`certify_recovery`: :func:`unseen_share` at the rank-``r``
+    truncation of a dense completion ``X`` (its top ``r`` singular triplets)."""
+
+    def unseen(r):
+        Ux, s, Vt = np.linalg.svd(np.asarray(X, dtype=np.float64), full_matrices=False)
+        root = np.sqrt(s[:r])
+        return unseen_share(prob, Ux[:, :r] * root, Vt[:r].T * root)
+
+    return unseen
+
+
 def factor_singular_values(U, V) -> np.ndarray:
     """The singular values of ``U @ V.T`` from thin QRs (no ``n x d`` product)."""
     _, Ru = np.linalg.qr(np.asarray(U, dtype=np.float64))
@@ -147,6 +197,7 @@ def certify_recovery(
     symmetric: bool = False,
     frobenius: float | None = None,
     blocks: int = 1,
+    unseen=None,
 ):
     """None when the iterate is identifiable from ``m`` observations; else the figures.
 
@@ -173,6 +224,9 @@ def certify_recovery(
     blocks : int
         Connected blocks of the observed pattern (``MatrixCompletion.n_blocks``). With more
         than one, no nonzero answer is determined: the entries between blocks are free.
+    unseen : callable, optional
+        ``unseen(r)``, a completion's :func:`unseen_share` at its rank-``r`` truncation;
+        called only when every other test passed, and more than :data:`UNSEEN` refuses.
     """
     n, d = shape
     r_max = max_identifiable_rank(n, d, m, symmetric)
@@ -210,6 +264,11 @@ def certify_recovery(
         problems.append(
             f"it misses the observations by a relative residual of {residual:.1e} (> {RESIDUAL:g})"
         )
+    if not problems and unseen is not None and r > 0 and (share := unseen(r)) > UNSEEN:
+        problems.append(
+            f"it is one of many rank-{r} fits: the observations miss {share:.1e} of a random "
+            f"direction of the rank-{r} matrices at it (> {UNSEEN:g})"
+        )
     return "; ".join(problems) if problems else None
 
 
@@ -223,6 +282,7 @@ def certify_dense_completion(X, prob):
         completion_residual(fitted, prob.values),
         frobenius=float(np.linalg.norm(X)),
         blocks=prob.n_blocks,
+        unseen=dense_unseen(prob, X),
     )
 
 

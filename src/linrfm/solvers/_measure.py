@@ -32,6 +32,7 @@ class Measurements:
         if isinstance(problem, MatrixSensing):
             self.kind = "sensing"
             self.blocks = 1  # (only a completion's pattern can fall apart)
+            self.prob = None
             self.op = problem.operator
             self.y = problem.y
             self.shape = tuple(problem.shape)
@@ -48,6 +49,7 @@ class Measurements:
             self.p = prob.n_obs / (n * d)
             self._indptr = prob.indptr
             self.blocks = prob.n_blocks
+            self.prob = prob
         self.m = int(self.y.size)
         self.sigma = self._sigma()
 

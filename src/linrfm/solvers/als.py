@@ -37,7 +37,7 @@ import numpy as np
 from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_random_state, check_scalar
-from ..identifiability import certify_recovery, factor_singular_values
+from ..identifiability import certify_recovery, factor_singular_values, factors_unseen
 from ..iteration import Method, Stop, iterate, iterative
 from ..problems import MatrixCompletion, as_completion_problem
 from ..results import FactorResult
@@ -238,8 +238,9 @@ class ALS(Method):
         residual only without a ridge (``lam > 0`` fits the observations only roughly)."""
         residual = history["rel_residual"][-1] if self.lam_abs == 0 else 0.0
         s = factor_singular_values(self.U, self.V)
+        unseen = factors_unseen(self.prob, self.U, self.V)
         return certify_recovery(
-            s, self.prob.shape, self.prob.n_obs, residual, blocks=self.prob.n_blocks
+            s, self.prob.shape, self.prob.n_obs, residual, blocks=self.prob.n_blocks, unseen=unseen
         )
 
     def result(self, n_iter: int) -> FactorResult:

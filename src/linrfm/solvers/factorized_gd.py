@@ -23,7 +23,7 @@ import numpy as np
 from .._docs import fill_doc
 from .._scaling import scale_free
 from .._validation import check_random_state, check_scalar
-from ..identifiability import certify_recovery, factor_singular_values
+from ..identifiability import certify_recovery, factor_singular_values, factors_unseen
 from ..iteration import Method, Stop, iterate, iterative
 from ..results import FactorResult, ModelFitError
 from ._measure import Measurements
@@ -244,6 +244,7 @@ class _FactorizedGD(FactorGD):
             history["rel_residual"][-1],
             symmetric=symmetric,
             blocks=self.meas.blocks,
+            unseen=None if self.meas.prob is None else factors_unseen(self.meas.prob, U, V),
         )
 
     def result(self, n_iter):

@@ -8,12 +8,15 @@ iteration at a given relative ridge returning the relative change of the iterate
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse.linalg import eigsh
 
 from ...identifiability import (
     certify_recovery,
     completion_residual,
+    dense_unseen,
     gram_singular_values,
     top_singular_values,
+    unseen_share,
 )
 from ...iteration import Method, Schedule, Stop
 from ...results import KernelResult
@@ -232,10 +235,12 @@ class LinRFM(Method):
             B = self.ops.to_numpy(self.B)
             spectrum = lambda k: top_singular_values(B, k)  # noqa: E731
             frobenius = float(np.linalg.norm(B))
+            unseen = dense_unseen(self.prob, B)
         else:
             G = self.ops.to_numpy(G) * self.shape[0]
             spectrum = lambda k: gram_singular_values(G, k)  # noqa: E731
             frobenius = float(np.sqrt(max(np.trace(G), 0.0)))
+            unseen = self._gram_unseen(G)
         fitted = self.values_at(self.prob.rows, self.prob.cols)
         return certify_recovery(
             spectrum,
@@ -244,7 +249,23 @@ class LinRFM(Method):
             completion_residual(fitted, self.prob.values),
             frobenius=frobenius,
             blocks=self.prob.n_blocks,
+            unseen=unseen,
         )
+
+    def _gram_unseen(self, G):
+        """``unseen(r)`` of the coefficient engine's iterate ``B = A (K + lam I)``, which it
+        never forms: ``B``'s top right singular vectors ``V_r`` are ``G``'s eigenvectors
+        and ``B V_r`` takes one product with the sparse ``A``."""
+
+        def unseen(r):
+            Vr = (
+                eigsh(G, k=r, which="LA")[1] if r < G.shape[0] - 1 else np.linalg.eigh(G)[1][:, -r:]
+            )
+            res = self.kernel_result()
+            left = res.coef @ (res.kernel @ Vr) + res._shift() * (res.coef @ Vr)
+            return unseen_share(self.prob, np.asarray(left), Vr)
+
+        return unseen
 
     def lam_final(self) -> float:
         """The relative ridge the next iteration would take (a warm start's ``lam``)."""

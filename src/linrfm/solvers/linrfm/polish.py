@@ -52,6 +52,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import ArpackNoConvergence, svds
 
+from ...identifiability import UNSEEN
 from ..als import Lines, balance
 from .tangent import (
     _GN_GATE,
@@ -73,8 +74,8 @@ __all__ = ["polish", "due", "max_identifiable_rank", "factors_as_kernel"]
 FIT_TOL = 1e-9
 ERROR_TOL = 1e-8
 # and every direction of the rank-r matrices near it moves some observation: at most this
-# share of a random one is lost (_unseen_share)
-UNSEEN_TOL = 1e-5
+# share of a random one is lost (_unseen_share; the certificates' bound)
+UNSEEN_TOL = UNSEEN
 # alternating sweeps per rank, and the ranks tried after the first (each climbing from
 # the fit below it, :func:`_climb`, while it lowers the residual by _CLIMB at least)
 MAX_SWEEPS = 200
