@@ -390,3 +390,18 @@ def test_weakly_linked_blocks_are_never_a_silent_miss(draw, links, linked_blocks
     X = U @ V.T
     err = np.linalg.norm(res.to_dense() - X) / np.linalg.norm(X)
     assert not res.converged or err <= 1e-8
+
+
+def test_line_grams_against_each_line_written_out():
+    # the r sparse products give every line's Gram matrix, a line without observations zero
+    pc = make_completion(30, 20, 3, 300, random_state=5)
+    prob = pc.problem
+    keep = prob.rows != 4  # row 4 unobserved
+    with pytest.warns(UserWarning, match="no observed entry"):
+        sub = MatrixCompletion(prob.rows[keep], prob.cols[keep], prob.values[keep], (30, 20))
+    F = np.random.default_rng(0).standard_normal((20, 3))
+    G = tangent_module._line_grams(F, sub.indptr, sub.cols)
+    for i in range(30):
+        Fo = F[sub.cols[sub.rows == i]]
+        np.testing.assert_allclose(G[i], Fo.T @ Fo, rtol=1e-13, atol=1e-13)
+    assert not G[4].any()
