@@ -17,7 +17,7 @@ certify, with no ground truth:
   (:func:`unseen_share`): counts and a connected pattern can still leave a family of
   exact fits.
 
-:func:`certify_recovery` applies the three and returns None (certified) or the figures that
+:func:`certify_recovery` applies them and returns None (certified) or the figures that
 failed; :meth:`linrfm.iteration.Method.certify` calls it for the matrix methods. Only the
 top ``r_max + 2`` singular values are needed (``r_max`` the largest rank the data can
 determine), so the cost is a small Gram eigendecomposition or a few products with a thin
@@ -27,6 +27,7 @@ random block (:func:`top_singular_values`), once per fit.
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse.linalg import svds
 
 __all__ = [
     "GAP",
@@ -157,7 +158,7 @@ def unseen_share(prob, P, Q) -> float:
 
 def factors_unseen(prob, U, V):
     """``unseen(r)`` for :func:`certify_recovery`: :func:`unseen_share` at the rank-``r``
-    truncation of the completion ``U V^T`` (thin QRs and an ``k x k`` SVD)."""
+    truncation of the completion ``U V^T`` (thin QRs and a ``k x k`` SVD)."""
 
     def unseen(r):
         Qu, Ru = np.linalg.qr(np.asarray(U, dtype=np.float64))
@@ -171,10 +172,17 @@ def factors_unseen(prob, U, V):
 
 def dense_unseen(prob, X):
     """``unseen(r)`` for :func:`certify_recovery`: :func:`unseen_share` at the rank-``r``
-    truncation of a dense completion ``X`` (its top ``r`` singular triplets)."""
+    truncation of a dense completion ``X`` (its top ``r`` singular triplets: all of them up
+    to :data:`_EXACT_MAX` columns, ARPACK's ``r`` leading ones above)."""
 
     def unseen(r):
-        Ux, s, Vt = np.linalg.svd(np.asarray(X, dtype=np.float64), full_matrices=False)
+        X64 = np.asarray(X, dtype=np.float64)
+        if min(X64.shape) <= _EXACT_MAX or r >= min(X64.shape) - 1:
+            Ux, s, Vt = np.linalg.svd(X64, full_matrices=False)
+        else:
+            Ux, s, Vt = svds(X64, k=r, random_state=0)
+            top = np.argsort(s)[::-1]
+            Ux, s, Vt = Ux[:, top], s[top], Vt[top]
         root = np.sqrt(s[:r])
         return unseen_share(prob, Ux[:, :r] * root, Vt[:r].T * root)
 
