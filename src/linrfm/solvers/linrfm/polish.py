@@ -64,6 +64,7 @@ from .tangent import (
     _gauss_newton,
     _residual,
     _row_blocks,
+    _tangent_solver,
     _unseen_share,
 )
 
@@ -241,11 +242,12 @@ def _accept(prob, lines, P, Q, r, res, norm, info):
     for side in lines:
         side.release()  # the estimate's room (~0.6 GB at 20 M observations)
     by_col = (lines[1].indptr, lines[1].idx)
-    est = _error_estimate(prob, P, Q, by_col)
+    tangent = _tangent_solver(prob, P, Q, by_col)  # one set-up for both tests
+    est = _error_estimate(prob, P, Q, by_col, tangent)
     info["error_estimate"] = est
     if est > ERROR_TOL:
         return None  # fits, but the data do not pin it down: not a recovery
-    info["unseen"] = _unseen_share(prob, P, Q, by_col)
+    info["unseen"] = _unseen_share(prob, P, Q, by_col, tangent)
     if info["unseen"] > UNSEEN_TOL:
         return None  # fits, but so would others the data cannot tell from it
     info.update(rank=r, rel_residual=res)

@@ -114,22 +114,22 @@ def _adjoint_pass(prob, left, right, U, V, misfit=False):
     return gu, gv
 
 
-def _tangent_step(prob, P, Q, by_col, iter_lim, probe=None):
-    """``(A, B, U, V)``: the least-squares correction ``A V^T + U B^T`` in the tangent space
-    of the rank-``r`` matrices at ``X = P Q^T`` (``U``, ``V`` orthonormal bases of the
-    factors' column spaces) that best fits the residual ``y - P_O(X)``, preconditioned by
-    every row's and column's Gram matrix (the blocks ALS solves with). With orthonormal
-    bases its conditioning is the sampling's on the tangent space, not the matrix's.
-    ``by_col`` is ``(indptr, rows)`` of the observations grouped by column.
+def _tangent_solver(prob, P, Q, by_col):
+    """``(solve, U, V)``: the least-squares fit in the tangent space of the rank-``r``
+    matrices at ``X = P Q^T`` (``U``, ``V`` orthonormal bases of the factors' column
+    spaces), set up once for any right-hand side: ``solve(left, right, iter_lim, misfit)``
+    returns the ``(A, B)`` whose ``A V^T + U B^T`` best fits the samples of ``left
+    right^T`` (``misfit``: of ``y - P_O(left right^T)``). Preconditioned by every row's
+    and column's Gram matrix (the blocks ALS solves with): with orthonormal bases its
+    conditioning is the sampling's on the tangent space, not the matrix's. ``by_col`` is
+    ``(indptr, rows)`` of the observations grouped by column.
 
-    Solved by conjugate gradients on the normal equations ``J^T J z = J^T (y - P_O(X))``
-    (``J`` the sampled tangent map, preconditioned): a product is one pass over the
-    observations in blocks (:func:`_adjoint_pass`), and the iteration holds vectors of the
-    tangent space's size, ``(n + d) r``, not of the observations'. The preconditioned
-    normal matrix is well conditioned where the sampling is; where it is not, the
-    correction is large and its exact size does not matter (:func:`_error_estimate`).
-    ``probe``: ``(A0, B0)``, fit the samples of ``A0 V^T + U B0^T`` instead of the residual
-    (:func:`_unseen_share`).
+    Solved by conjugate gradients on the normal equations ``J^T J z = J^T b`` (``J`` the
+    sampled tangent map, preconditioned): a product is one pass over the observations in
+    blocks (:func:`_adjoint_pass`), and the iteration holds vectors of the tangent space's
+    size, ``(n + d) r``, not of the observations'. The preconditioned normal matrix is well
+    conditioned where the sampling is; where it is not, the correction is large and its
+    exact size does not matter (:func:`_error_estimate`).
     """
     n, r = P.shape
     d = Q.shape[0]
@@ -154,13 +154,20 @@ def _tangent_step(prob, P, Q, by_col, iter_lim, probe=None):
         return pack(*_adjoint_pass(prob, np.hstack([A, U]), np.hstack([V, B]), U, V))
 
     size = (n + d) * r
-    if probe is None:
-        rhs = pack(*_adjoint_pass(prob, P, Q, U, V, misfit=True))
-    else:
-        rhs = pack(*_adjoint_pass(prob, np.hstack([probe[0], U]), np.hstack([V, probe[1]]), U, V))
     op = LinearOperator((size, size), normal, dtype=float)
-    z = cg(op, rhs, rtol=_GN_CG_TOL, atol=0.0, maxiter=iter_lim)[0]
-    return (*unpack(z), U, V)
+
+    def solve(left, right, iter_lim, misfit=False):
+        rhs = pack(*_adjoint_pass(prob, left, right, U, V, misfit=misfit))
+        return unpack(cg(op, rhs, rtol=_GN_CG_TOL, atol=0.0, maxiter=iter_lim)[0])
+
+    return solve, U, V
+
+
+def _tangent_step(prob, P, Q, by_col, iter_lim):
+    """``(A, B, U, V)``: the least-squares correction ``A V^T + U B^T`` in the tangent space
+    at ``X = P Q^T`` that best fits the residual ``y - P_O(X)`` (:func:`_tangent_solver`)."""
+    solve, U, V = _tangent_solver(prob, P, Q, by_col)
+    return (*solve(P, Q, iter_lim, misfit=True), U, V)
 
 
 def _gauss_newton(prob, P, Q, norm, by_col):
@@ -192,7 +199,7 @@ def _gauss_newton(prob, P, Q, norm, by_col):
     return P, Q, res, steps
 
 
-def _error_estimate(prob, P, Q, by_col) -> float:
+def _error_estimate(prob, P, Q, by_col, tangent=None) -> float:
     """How far the data leave a fit ``P Q^T`` free to move: the relative size of the
     Gauss-Newton correction ``||A V^T + U B^T||_F / ||P Q^T||_F`` (:func:`_tangent_step`).
 
@@ -200,9 +207,11 @@ def _error_estimate(prob, P, Q, by_col) -> float:
     reproduced the observations to 1.7e-10 yet was 2.3e-5 from the truth, its small
     directions barely seen by the data. The correction divides the residual by the
     sampling's conditioning on the tangent space, and measured the error within ~1.3x on
-    every problem tried (2.8e-5 there; 5e-13 to 4e-12 on recovered ones).
+    every problem tried (2.8e-5 there; 5e-13 to 4e-12 on recovered ones). ``tangent``: the
+    :func:`_tangent_solver` at ``P Q^T`` when the caller has built it.
     """
-    A, B, U, V = _tangent_step(prob, P, Q, by_col, _gn_budget(prob.n_obs, P.shape[1])[1])
+    solve, U, V = tangent or _tangent_solver(prob, P, Q, by_col)
+    A, B = solve(P, Q, _gn_budget(prob.n_obs, P.shape[1])[1], misfit=True)
     size = _tangent_norm(A, B, U, V)
     whole = np.linalg.norm(np.linalg.qr(P, mode="r") @ np.linalg.qr(Q, mode="r").T)
     return float(size / whole) if whole > 0 else 0.0
@@ -215,10 +224,11 @@ def _tangent_norm(A, B, U, V) -> float:
     ))  # fmt: skip
 
 
-def _unseen_share(prob, P, Q, by_col) -> float:
+def _unseen_share(prob, P, Q, by_col, tangent=None) -> float:
     """The share of a random direction of the rank-``r`` matrices at ``P Q^T`` that the
     observations do not give back: the samples of a random tangent matrix ``E0 = A0 V^T +
-    U B0^T`` are fitted by :func:`_tangent_step`, and ``||E - E0|| / ||E0||`` returned.
+    U B0^T`` are fitted by :func:`_tangent_solver` (``tangent``, when the caller has built
+    it), and ``||E - E0|| / ||E0||`` returned.
 
     The error estimate divides the residual by the sampling's conditioning, so an exact fit
     scores 0 even where other exact fits exist: a rank-2 matrix observed in two diagonal
@@ -231,8 +241,8 @@ def _unseen_share(prob, P, Q, by_col) -> float:
     n, r = P.shape
     rng = np.random.default_rng(0)
     A0, B0 = rng.standard_normal((n, r)), rng.standard_normal((Q.shape[0], r))
-    budget = _gn_budget(prob.n_obs, r)[1]
-    A, B, U, V = _tangent_step(prob, P, Q, by_col, budget, probe=(A0, B0))
+    solve, U, V = tangent or _tangent_solver(prob, P, Q, by_col)
+    A, B = solve(np.hstack([A0, U]), np.hstack([V, B0]), _gn_budget(prob.n_obs, r)[1])
     return _tangent_norm(A - A0, B - B0, U, V) / _tangent_norm(A0, B0, U, V)
 
 
