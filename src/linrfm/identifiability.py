@@ -148,12 +148,12 @@ def unseen_share(prob, P, Q) -> float:
     the fit out, ~``1 / sqrt((n + d) r)`` or more where other fits of the same rank
     reproduce them as well (a pattern in two blocks linked by fewer than ``r^2``
     observations passes every count and has a family of exact fits)."""
-    # a leaf module of numerical passes, imported here: the solvers import this module
+    # imported here, not at load: the solvers import this module
+    from .solvers.als import Lines
     from .solvers.linrfm.tangent import _unseen_share
 
-    order = np.argsort(prob.cols, kind="stable")
-    by_col = (np.concatenate([[0], np.cumsum(prob.col_counts)]), prob.rows[order])
-    return _unseen_share(prob, P, Q, by_col)
+    cols = Lines.cols_of(prob)
+    return _unseen_share(prob, P, Q, (cols.indptr, cols.idx))
 
 
 def factors_unseen(prob, U, V):

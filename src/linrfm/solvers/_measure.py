@@ -31,8 +31,7 @@ class Measurements:
     def __init__(self, problem, shape=None):
         if isinstance(problem, MatrixSensing):
             self.kind = "sensing"
-            self.blocks = 1  # (only a completion's pattern can fall apart)
-            self.prob = None
+            self.prob = None  # the completion problem (its pattern, for the certificate)
             self.op = problem.operator
             self.y = problem.y
             self.shape = tuple(problem.shape)
@@ -48,7 +47,6 @@ class Measurements:
             n, d = self.shape
             self.p = prob.n_obs / (n * d)
             self._indptr = prob.indptr
-            self.blocks = prob.n_blocks
             self.prob = prob
         self.m = int(self.y.size)
         self.sigma = self._sigma()

@@ -236,6 +236,8 @@ class _FactorizedGD(FactorGD):
 
     def certify(self, history):
         U, V = self.params
+        prob = self.meas.prob  # a completion's pattern, read here (None for sensing)
+        blocks, unseen = (1, None) if prob is None else (prob.n_blocks, factors_unseen(prob, U, V))
         symmetric = bool(getattr(getattr(self.meas, "op", None), "symmetric", False))
         return certify_recovery(
             factor_singular_values(U, V),
@@ -243,8 +245,8 @@ class _FactorizedGD(FactorGD):
             self.meas.m,
             history["rel_residual"][-1],
             symmetric=symmetric,
-            blocks=self.meas.blocks,
-            unseen=None if self.meas.prob is None else factors_unseen(self.meas.prob, U, V),
+            blocks=blocks,
+            unseen=unseen,
         )
 
     def result(self, n_iter):
