@@ -296,16 +296,15 @@ def iterative(fn):
     params = list(sig.parameters.values())
     if params[-1].name != "loop" or params[-1].kind is not params[-1].KEYWORD_ONLY:
         raise TypeError(f"{fn.__name__} must end its keyword-only parameters with 'loop'")
-    kw = inspect.Parameter.KEYWORD_ONLY
-    defaults = dict(callback=None, progress=False, checkpoint=None, resume=None)
-    loop = [inspect.Parameter(k, kw, default=defaults[k]) for k in LOOP_KEYWORDS]
 
     @functools.wraps(fn)
     def solver(*args, callback=None, progress=False, checkpoint=None, resume=None, **kwargs):
         checked = _check_loop(callback, progress, checkpoint, resume)
         return fn(*args, loop=checked, **kwargs)
 
-    solver.__signature__ = sig.replace(parameters=params[:-1] + loop)
+    # the four as the wrapper declares them (names, defaults), in place of ``loop``
+    own = inspect.signature(solver, follow_wrapped=False).parameters
+    solver.__signature__ = sig.replace(parameters=params[:-1] + [own[k] for k in LOOP_KEYWORDS])
     return solver
 
 
