@@ -113,9 +113,8 @@ def run_path(
 
     ``progress`` shows a bar for each stage. A checkpoint (from ``checkpoint``) holds the
     stage reached; ``resume`` continues from it, a stage that the checkpoint finished
-    included. A callback that returns True ends
-    the path, also on the last iteration of a ``lam`` (where ``iterate`` lets the stage's
-    convergence win).
+    included. A callback that returns True ends the path, also on the last iteration of a
+    ``lam`` (where ``iterate`` lets the stage's convergence win).
     """
     t0 = time.perf_counter()
     asked = []
